@@ -1,0 +1,127 @@
+"""``create_app``: one simulator instance as an aiohttp application, composed, never subclassed."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.backend import VideoBackend
+from mockserver.clock import Clock
+from mockserver.config import ServerConfig
+from mockserver.dialects import gateway
+from mockserver.errors import ApiError, BodyTooLarge, RouteNotFound, Unauthorized
+from mockserver.fixtures_data import preload_documented_tasks
+from mockserver.http import signature_ok
+from mockserver.keys import BACKEND, CLOCK, CONFIG, MEDIA, PROFILE, URL_SECRET
+from mockserver.media import MediaSynthesizer
+from mockserver.profiles import get_profile
+
+log = logging.getLogger("videomock")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _dialect(request: web.Request) -> str:
+    """The dialect of the matched route (``gateway``, ``openai``, …) from its name, else ``openai``."""
+    name = request.match_info.route.name or ""
+    if ":" in name:
+        return name.split(":", 1)[0]
+    return "gateway" if request.path.startswith("/v1/video/") else "openai"
+
+
+def render_error(request: web.Request, error: ApiError) -> web.Response:
+    """Render ``error`` once, in the envelope of the route's dialect (and gateway profile)."""
+    if _dialect(request) == "gateway":
+        status, body = request.app[PROFILE].render_error(error)
+    else:
+        status, body = error.status, {"error": {"message": error.message, "type": error.type,
+                                                "param": error.param, "code": error.code}}
+    return web.json_response(body, status=status, headers=error.headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn ApiError, aiohttp's own HTTP errors and unexpected exceptions into enveloped errors."""
+    try:
+        return await handler(request)
+    except ApiError as error:
+        return render_error(request, error)
+    except web.HTTPRequestEntityTooLarge:
+        return render_error(request, BodyTooLarge("Request body too large"))
+    except web.HTTPNotFound:
+        return render_error(request, RouteNotFound(f"No route for {request.method} {request.path}"))
+    except web.HTTPMethodNotAllowed as exc:
+        return render_error(request, ApiError(
+            f"Method {request.method} is not allowed on {request.path}; allowed: {', '.join(sorted(exc.allowed_methods))}",
+            status=405, code="method_not_allowed", headers={"Allow": ",".join(sorted(exc.allowed_methods))}))
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("internal error on %s %s", request.method, request.path)
+        return render_error(request, ApiError("The simulator failed on this request; see its log",
+                                              status=500, code="internal_error", type="server_error"))
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Bearer auth on every ``/v1/`` route (seeds 000-004: ``Authorization: Bearer sk-…``)."""
+    if request.path.startswith("/v1/"):
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        accepted = request.app[CONFIG].api_keys
+        # Compare against every key in constant time, so timing tells nothing about a key.
+        matched = False
+        for candidate in accepted:
+            matched |= secrets.compare_digest(key.strip().encode(), candidate.encode())
+        if scheme.lower() != "bearer" or not matched:
+            raise Unauthorized("Invalid or missing API key: send 'Authorization: Bearer <key>'")
+    return await handler(request)
+
+
+async def serve_media(request: web.Request) -> web.Response:
+    """Serve a task's MP4 at the signed URL handed out in the query response (``video/mp4``).
+
+    Errors: 403 on a missing or wrong signature, 404 unknown or expired, 400 not ready.
+    """
+    task_id = request.match_info["task_id"]
+    if not signature_ok(request.app[URL_SECRET], task_id, request.query.get("sig", "")):
+        raise ApiError("Missing or invalid URL signature", status=403, code="invalid_signature",
+                       type="permission_error")
+    task, _ = request.app[BACKEND].get_video(task_id)
+    data = await request.app[MEDIA].video(task.render, task.prompt)
+    return web.Response(body=data, content_type="video/mp4",
+                        headers={"Content-Disposition": f'inline; filename="{task_id}.mp4"'})
+
+
+def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Application:
+    """Build one simulator instance.
+
+    Args:
+        config: The settings; defaults when None.
+        **overrides: Fields of ServerConfig to replace, e.g. ``manual_clock=True``.
+
+    Returns:
+        The aiohttp application; all its state hangs off app keys, none is module-global.
+
+    Raises:
+        ValueError: unknown profile.
+    """
+    config = config or ServerConfig()
+    if overrides:
+        config = ServerConfig(**{**{f: getattr(config, f) for f in config.__slots__}, **overrides})
+    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=config.max_body_bytes)
+    clock = Clock(config.speed, manual=config.manual_clock)
+    app[CONFIG] = config
+    app[CLOCK] = clock
+    app[BACKEND] = VideoBackend(clock, seed=config.seed, ttl=config.ttl)
+    app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
+    app[PROFILE] = get_profile(config.profile)
+    app[URL_SECRET] = secrets.token_bytes(32)
+    if config.examples:
+        preload_documented_tasks(app[BACKEND])
+    app.add_routes(gateway.routes)
+    app.router.add_get("/media/{task_id}.mp4", serve_media, name="media:serve_media")
+    return app

@@ -1,0 +1,160 @@
+"""The simulator's backend: tasks and their verbs, with no HTTP in it.
+
+Both dialects call the same verbs on the same :class:`VideoBackend`, so a task is one thing however
+it is addressed. Verbs raise :class:`~mockserver.errors.ApiError` subclasses; the HTTP layer renders
+them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mockserver.catalog import RenderSpec
+from mockserver.clock import Clock
+from mockserver.errors import TaskExpired, TaskFailed, TaskNotFound, TaskNotReady
+from mockserver.lifecycle import DEFAULT_TIMINGS, Plan, Snapshot, Status, Timing, plan_for, snapshot
+
+
+@dataclass(slots=True)
+class Task:
+    """One video-generation task.
+
+    Attributes:
+        id: The task ID (``video_`` + 32 hex digits), used as ``task_id`` and as the Video ``id``.
+        model: The model ID as requested.
+        family: The model family (``sora``, ``veo``, ``wanxiang``, ``seedance``).
+        prompt: The prompt.
+        params: The model parameters as sent (checked and converted).
+        render: What the video looks like (pixels, seconds, audio).
+        created_at: Simulated unix time of submission, in seconds.
+        plan: The lifecycle the task follows.
+        dialect: The dialect it was submitted through (``gateway`` or ``openai``).
+        remixed_from_video_id: The source task of a remix, else None.
+    """
+
+    id: str
+    model: str
+    family: str
+    prompt: str
+    params: dict[str, Any]
+    render: RenderSpec
+    created_at: float
+    plan: Plan
+    dialect: str
+    remixed_from_video_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def snapshot(self, now: float) -> Snapshot:
+        """The task's state at ``now`` (unix seconds)."""
+        return snapshot(self.plan, self.created_at, now)
+
+
+class VideoBackend:
+    """The task store and the verbs every dialect uses; one instance per app.
+
+    Args:
+        clock: The simulator's clock.
+        seed: Seed of the random source for IDs; the same seed gives the same IDs.
+        ttl: Seconds from completion until a video expires.
+        timings: Per-family timings; missing families use :data:`~mockserver.lifecycle.DEFAULT_TIMINGS`.
+    """
+
+    def __init__(self, clock: Clock, *, seed: int | None = None, ttl: float = 3600.0,
+                 timings: dict[str, Timing] | None = None) -> None:
+        self.clock = clock
+        self.ttl = ttl
+        self.timings = DEFAULT_TIMINGS | (timings or {})
+        self._random = random.Random(seed)
+        self._tasks: dict[str, Task] = {}
+
+    def new_id(self, prefix: str = "video_") -> str:
+        """A fresh, never reused task ID: ``prefix`` + 32 lowercase hex digits."""
+        while True:
+            candidate = f"{prefix}{self._random.getrandbits(128):032x}"
+            if candidate not in self._tasks:
+                return candidate
+
+    def create_task(self, *, model: str, family: str, prompt: str, params: dict[str, Any], render: RenderSpec,
+                    dialect: str, scenario: str = "success", task_id: str | None = None,
+                    created_at: float | None = None, remixed_from_video_id: str | None = None,
+                    ttl: float | None = None) -> Task:
+        """Store a new task, submitted now, and return it.
+
+        Args:
+            model: Model ID (already checked by the dialect).
+            family: Model family, which picks the timing.
+            prompt: The prompt.
+            params: Checked model parameters as sent.
+            render: What to render.
+            dialect: ``gateway`` or ``openai``.
+            scenario: How the task's life goes (see :data:`~mockserver.lifecycle.SCENARIOS`).
+            task_id: A fixed ID (documented examples); a fresh one when None.
+            created_at: Submission time in unix seconds; now when None.
+            remixed_from_video_id: Source task of a remix.
+            ttl: Seconds from completion to expiry; the backend's default when None.
+
+        Raises:
+            ValueError: unknown scenario, or ``task_id`` already in use.
+        """
+        plan = plan_for(self.timings[family], render.seconds, scenario=scenario, ttl=self.ttl if ttl is None else ttl)
+        if task_id is not None and task_id in self._tasks:
+            raise ValueError(f"task id {task_id} is already in use")
+        task = Task(
+            id=task_id or self.new_id(), model=model, family=family, prompt=prompt, params=params,
+            render=render, created_at=self.clock.now() if created_at is None else created_at, plan=plan,
+            dialect=dialect, remixed_from_video_id=remixed_from_video_id,
+        )
+        self._tasks[task.id] = task
+        return task
+
+    def get_task(self, task_id: str) -> tuple[Task, Snapshot]:
+        """The task and its state now.
+
+        Raises:
+            TaskNotFound: no such task.
+        """
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task, task.snapshot(self.clock.now())
+
+    def get_video(self, task_id: str) -> tuple[Task, Snapshot]:
+        """The task whose video is asked for, if the video can be served now.
+
+        Raises:
+            TaskNotFound: no such task.
+            TaskNotReady: the task has not reached a terminal status.
+            TaskFailed: the task failed.
+            TaskExpired: the video is past ``expires_at`` (seed 003: "Generated videos have an
+                expiration period"; seed 004: "Once expired, videos cannot be retrieved").
+        """
+        task, state = self.get_task(task_id)
+        if state.status is Status.FAILED:
+            raise TaskFailed(task_id)
+        if state.status is not Status.SUCCEEDED:
+            raise TaskNotReady(task_id, state.status.value)
+        if state.expired:
+            assert state.expires_at is not None
+            raise TaskExpired(task_id, int(state.expires_at))
+        return task, state
+
+    def delete_task(self, task_id: str) -> Task:
+        """Remove a task; afterwards it is unknown.
+
+        Raises:
+            TaskNotFound: no such task.
+        """
+        task = self._tasks.pop(task_id, None)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    def list_tasks(self) -> Iterator[Task]:
+        """Every stored task, oldest submission first."""
+        return iter(self._tasks.values())
+
+    def __len__(self) -> int:
+        return len(self._tasks)

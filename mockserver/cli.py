@@ -1,0 +1,66 @@
+"""The ``videomock`` command line (click)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+
+import click
+
+from mockserver.config import DEFAULT_API_KEY, ServerConfig
+from mockserver.profiles import PROFILES
+from mockserver.server import serve_forever
+
+
+@click.group()
+@click.version_option(package_name="videomock")
+def main() -> None:
+    """videomock: a stateful simulator of asynchronous video-generation APIs."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port; 0 picks a free one.")
+@click.option("--api-key", "api_keys", multiple=True, metavar="KEY",
+              help=f"Accepted Bearer key; repeat for several. Default: {DEFAULT_API_KEY} (the seeds' example key).")
+@click.option("--speed", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Simulated seconds per real second: 60 makes a minute of work take a second.")
+@click.option("--clock", "clock_kind", type=click.Choice(["real", "manual"]), default="real", show_default=True,
+              help="'manual' stands still until advanced.")
+@click.option("--seed", type=int, default=None, help="Seed for task IDs: the same seed gives the same IDs.")
+@click.option("--ttl", default=3600.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds from completion until a video expires.")
+@click.option("--profile", type=click.Choice(sorted(PROFILES)), default="seed", show_default=True,
+              help="Gateway dialect profile: 'seed' is the documented behaviour.")
+@click.option("--max-body", "max_body_bytes", default=32 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
+              help="Largest request body in bytes; larger bodies get 413.")
+@click.option("--examples/--no-examples", default=True, show_default=True,
+              help="Preload the task IDs of the seeds' examples (video_69095b4c…, video_xxx).")
+def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_kind: str, seed: int | None,
+          ttl: float, profile: str, max_body_bytes: int, examples: bool) -> None:
+    """Run the simulator until Ctrl-C or SIGTERM."""
+    config = ServerConfig(host=host, port=port, api_keys=api_keys or (DEFAULT_API_KEY,), speed=speed,
+                          manual_clock=clock_kind == "manual", seed=seed, ttl=ttl, profile=profile,
+                          max_body_bytes=max_body_bytes, examples=examples)
+    if not _is_loopback(host):
+        click.echo(f"warning: binding {host}, which is not loopback: other machines can reach this simulator",
+                   err=True)
+
+    def announce(bound_host: str, bound_port: int) -> None:
+        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
+        click.echo(f"videomock serving on http://{shown}:{bound_port}", err=False)
+        click.echo(f"  base URL: http://{shown}:{bound_port}/v1")
+        click.echo(f"  API key:  {config.api_keys[0]}  (Authorization: Bearer {config.api_keys[0]})")
+        click.echo(f"  profile:  {profile}; clock: {clock_kind} x{speed:g}; Ctrl-C stops", err=False)
+
+    asyncio.run(serve_forever(config, announce))
+    click.echo("videomock stopped")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

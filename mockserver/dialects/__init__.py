@@ -1,0 +1,1 @@
+"""The API dialects the simulator speaks, one module each, each a ``RouteTableDef``."""

@@ -1,0 +1,147 @@
+"""Errors the simulator answers with, independent of how a dialect renders them.
+
+Each error carries its HTTP status, a machine code, a message and the offending parameter. The
+dialect handlers never build error bodies: ``mockserver.app``'s error middleware renders an
+:class:`ApiError` once, in the envelope of the dialect (and profile) that served the route.
+"""
+
+from __future__ import annotations
+
+
+class ApiError(Exception):
+    """Raised for any request the simulator refuses; rendered in the dialect's error envelope.
+
+    Attributes:
+        status: HTTP status code.
+        code: Machine-readable error code (the envelope's ``code``).
+        type: Error category (the envelope's ``type``), OpenAI style.
+        message: Human-readable explanation.
+        param: The request parameter at fault, or None.
+        headers: Extra response headers (e.g. ``Retry-After``).
+    """
+
+    status = 400
+    code = "invalid_request"
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
+                 status: int | None = None, type: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+        self.headers = headers or {}
+
+
+class InvalidParameter(ApiError):
+    """Raised when a request parameter is missing, mistyped or outside its documented values."""
+
+    code = "invalid_parameter"
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(message, param=param)
+
+
+class UnknownModel(ApiError):
+    """Raised when ``model`` names no documented model."""
+
+    code = "model_not_found"
+
+    def __init__(self, model: str, known: tuple[str, ...]) -> None:
+        super().__init__(f"Unknown model '{model}'; supported models: {', '.join(known)}", param="model")
+
+
+class InvalidJSON(ApiError):
+    """Raised when a body is not valid JSON or not a JSON object."""
+
+    code = "invalid_json"
+
+
+class UnsupportedMediaType(ApiError):
+    """Raised when a body comes with a content type the route does not accept."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class BodyTooLarge(ApiError):
+    """Raised when a request body exceeds the configured limit (bytes)."""
+
+    status = 413
+    code = "request_too_large"
+
+
+class Unauthorized(ApiError):
+    """Raised when the Authorization header is missing or carries an unknown key."""
+
+    status = 401
+    code = "invalid_api_key"
+    type = "authentication_error"
+
+
+class TaskNotFound(ApiError):
+    """Raised when no task has the given ID (or it was deleted)."""
+
+    status = 404
+    code = "task_not_found"
+
+    def __init__(self, task_id: str, param: str = "task_id") -> None:
+        super().__init__(f"No task found with id '{task_id}'", param=param)
+
+
+class TaskNotReady(ApiError):
+    """Raised when content is asked for before the task has succeeded."""
+
+    code = "video_not_ready"
+
+    def __init__(self, task_id: str, status: str) -> None:
+        super().__init__(
+            f"Task '{task_id}' is not completed yet, current status: {status}. Poll the task until it succeeds.",
+        )
+
+
+class TaskFailed(ApiError):
+    """Raised when content is asked for a task whose generation failed."""
+
+    code = "task_failed"
+
+    def __init__(self, task_id: str) -> None:
+        super().__init__(f"Task '{task_id}' failed; it has no video. See the task's error for the reason.")
+
+
+class TaskExpired(ApiError):
+    """Raised when the video of a task is asked for after its expiry (seeds 003 and 004)."""
+
+    status = 404
+    code = "video_expired"
+
+    def __init__(self, task_id: str, expired_at: int) -> None:
+        super().__init__(
+            f"The video of task '{task_id}' expired at {expired_at} (unix seconds) and can no longer be retrieved.",
+        )
+
+
+class DownloadNotSupported(ApiError):
+    """Raised when the base64 download endpoint is asked for a non-Sora task (seed 000)."""
+
+    code = "download_not_supported"
+
+    def __init__(self, task_id: str, model: str) -> None:
+        super().__init__(
+            f"The download endpoint supports only Sora 2 tasks; task '{task_id}' uses {model}, "
+            "whose video URL is in the query task response.",
+            param="id",
+        )
+
+
+class RouteNotFound(ApiError):
+    """Raised for a path or method the simulator does not serve."""
+
+    status = 404
+    code = "not_found"

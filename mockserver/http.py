@@ -1,0 +1,104 @@
+"""Request parsing shared by the dialect handlers: bodies, prompts, scenario selection, URLs."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.errors import BodyTooLarge, InvalidJSON, InvalidParameter, UnsupportedMediaType
+from mockserver.lifecycle import SCENARIOS
+
+#: Longest accepted prompt, in characters (OpenAI's CreateVideoJsonBody: 1-32000).
+MAX_PROMPT = 32_000
+
+#: Request header that picks a task's scenario (see mockserver.lifecycle.SCENARIOS).
+SCENARIO_HEADER = "X-Videomock-Scenario"
+#: Prompt directive that picks a task's scenario, for programs that cannot set headers.
+SCENARIO_DIRECTIVE = re.compile(r"\[videomock\s+scenario=([\w-]+)\]")
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body.
+
+    Raises:
+        BodyTooLarge: larger than the app's ``client_max_size`` (bytes).
+    """
+    try:
+        return await request.read()
+    except web.HTTPRequestEntityTooLarge as exc:
+        raise BodyTooLarge(f"Request body too large: limit is {request.app._client_max_size} bytes") from exc
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object.
+
+    Raises:
+        UnsupportedMediaType: the Content-Type is not ``application/json``.
+        InvalidJSON: the body is not JSON or not an object.
+        BodyTooLarge: the body exceeds the limit.
+    """
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType(
+            f"Content-Type must be application/json, got {request.content_type or 'none'!r}",
+        )
+    raw = await read_body(request)
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidJSON(f"Request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidJSON(f"Request body must be a JSON object, got {type(body).__name__}")
+    return body
+
+
+def check_prompt(value: Any, param: str = "prompt") -> str:
+    """A non-blank prompt of at most :data:`MAX_PROMPT` characters.
+
+    Raises:
+        InvalidParameter: missing, not a string, blank or too long.
+    """
+    if value is None:
+        raise InvalidParameter(param, f"'{param}' is required")
+    if not isinstance(value, str):
+        raise InvalidParameter(param, f"'{param}' must be a string, got {type(value).__name__}")
+    if not value.strip():
+        raise InvalidParameter(param, f"'{param}' must not be blank")
+    if len(value) > MAX_PROMPT:
+        raise InvalidParameter(param, f"'{param}' is {len(value)} characters; the limit is {MAX_PROMPT}")
+    return value
+
+
+def select_scenario(request: web.Request, prompt: str) -> str:
+    """The scenario a new task follows: the header, else a prompt directive, else ``success``.
+
+    Raises:
+        InvalidParameter: the named scenario does not exist (the message lists them).
+    """
+    name = request.headers.get(SCENARIO_HEADER)
+    source = SCENARIO_HEADER
+    if name is None:
+        match = SCENARIO_DIRECTIVE.search(prompt)
+        name, source = (match.group(1), "prompt") if match else ("success", "")
+    if name not in SCENARIOS:
+        raise InvalidParameter(source, f"unknown videomock scenario {name!r}; one of {', '.join(SCENARIOS)}")
+    return name
+
+
+def sign(secret: bytes, task_id: str) -> str:
+    """The signature of a task's video URL (hex HMAC-SHA256, 32 characters)."""
+    return hmac.new(secret, task_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signature_ok(secret: bytes, task_id: str, signature: str) -> bool:
+    """Whether ``signature`` signs ``task_id`` (constant-time comparison)."""
+    return hmac.compare_digest(sign(secret, task_id), signature)
+
+
+def video_url(request: web.Request, secret: bytes, task_id: str) -> str:
+    """The signed, absolute URL at which the simulator serves a task's MP4 (like a CDN link)."""
+    return f"{request.scheme}://{request.host}/media/{task_id}.mp4?sig={sign(secret, task_id)}"

@@ -1,0 +1,128 @@
+"""Running a simulator: in a background thread (tests, the pytest plugin) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from aiohttp import web
+
+from mockserver.app import create_app
+from mockserver.backend import VideoBackend
+from mockserver.clock import Clock
+from mockserver.config import ServerConfig
+from mockserver.keys import BACKEND, CLOCK, CONFIG
+
+
+async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    server = site._server
+    assert server is not None and server.sockets
+    return runner, server.sockets[0].getsockname()[1]
+
+
+class ServerThread:
+    """A simulator on its own event loop in a daemon thread, for sync and async clients alike.
+
+    Use as a context manager; ``base_url`` is valid between ``start()`` and ``stop()``.
+
+    Args:
+        config: The settings; ``port=0`` (the default here) picks a free port.
+        **overrides: ServerConfig fields to replace.
+    """
+
+    def __init__(self, config: ServerConfig | None = None, **overrides: Any) -> None:
+        overrides.setdefault("port", 0)
+        self.app = create_app(config, **overrides)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="videomock", daemon=True)
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def host(self) -> str:
+        """The bound address."""
+        return self.app[CONFIG].host
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` of the running server."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_key(self) -> str:
+        """The first accepted API key."""
+        return self.app[CONFIG].api_keys[0]
+
+    @property
+    def clock(self) -> Clock:
+        """The simulator's clock (``advance(seconds)`` is safe from any thread)."""
+        return self.app[CLOCK]
+
+    @property
+    def backend(self) -> VideoBackend:
+        """The task store and verbs."""
+        return self.app[BACKEND]
+
+    def call(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` on the server's loop thread and return its result."""
+        future: Future[Any] = Future()
+
+        def run() -> None:
+            try:
+                future.set_result(function())
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        self._loop.call_soon_threadsafe(run)
+        return future.result(timeout=30)
+
+    def start(self) -> ServerThread:
+        """Start serving; returns self once the port is bound."""
+        self._thread.start()
+        config = self.app[CONFIG]
+        future = asyncio.run_coroutine_threadsafe(_start(self.app, config.host, config.port), self._loop)
+        self._runner, self.port = future.result(timeout=30)
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and end the thread."""
+        if self._runner is not None:
+            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
+            self._runner = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=30)
+        self._loop.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+async def serve_forever(config: ServerConfig, announce: Callable[[str, int], None]) -> None:
+    """Serve until SIGINT or SIGTERM, then shut down cleanly.
+
+    Args:
+        config: The settings.
+        announce: Called with (host, port) once the socket is bound.
+    """
+    app = create_app(config)
+    runner, port = await _start(app, config.host, config.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    announce(config.host, port)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
