@@ -55,9 +55,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPNotFound:
         return render_error(request, RouteNotFound(f"No route for {request.method} {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
         return render_error(request, ApiError(
-            f"Method {request.method} is not allowed on {request.path}; allowed: {', '.join(sorted(exc.allowed_methods))}",
-            status=405, code="method_not_allowed", headers={"Allow": ",".join(sorted(exc.allowed_methods))}))
+            f"Method {request.method} is not allowed on {request.path}; allowed: {allowed}",
+            status=405, code="method_not_allowed", headers={"Allow": allowed}))
     except web.HTTPException:
         raise
     except Exception:

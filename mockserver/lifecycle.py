@@ -9,6 +9,7 @@ failed); each dialect and profile maps them to its own vocabulary.
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -91,7 +92,7 @@ class Plan:
         statuses = [p.status for p in self.phases] + [self.outcome]
         if statuses[0] is not Status.SUBMITTED:
             raise ValueError("a plan starts in 'submitted'")
-        for before, after in zip(statuses, statuses[1:], strict=False):
+        for before, after in pairwise(statuses):
             if after not in TRANSITIONS[before]:
                 raise ValueError(f"a plan cannot go from {before} to {after}")
 
