@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import sys
 
 import click
 
@@ -53,6 +54,7 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_k
         click.echo(f"  base URL: http://{shown}:{bound_port}/v1")
         click.echo(f"  API key:  {config.api_keys[0]}  (Authorization: Bearer {config.api_keys[0]})")
         click.echo(f"  profile:  {profile}; clock: {clock_kind} x{speed:g}; Ctrl-C stops", err=False)
+        sys.stdout.flush()
 
     asyncio.run(serve_forever(config, announce))
     click.echo("videomock stopped")

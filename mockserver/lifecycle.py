@@ -9,9 +9,9 @@ failed); each dialect and profile maps them to its own vocabulary.
 from __future__ import annotations
 
 import math
-from itertools import pairwise
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 
 
 class Status(StrEnum):
@@ -26,7 +26,7 @@ class Status(StrEnum):
 
 #: Which status may follow which. The lifecycle of every plan is checked against it.
 TRANSITIONS: dict[Status, tuple[Status, ...]] = {
-    Status.SUBMITTED: (Status.QUEUED, Status.FAILED),
+    Status.SUBMITTED: (Status.QUEUED, Status.IN_PROGRESS, Status.FAILED),
     Status.QUEUED: (Status.IN_PROGRESS, Status.FAILED),
     Status.IN_PROGRESS: (Status.SUCCEEDED, Status.FAILED),
     Status.SUCCEEDED: (),

@@ -1,0 +1,65 @@
+"""The transition table, plans and snapshots, without HTTP."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mockserver.clock import Clock
+from mockserver.lifecycle import FAILURES, TERMINAL, TRANSITIONS, Phase, Plan, Status, Timing, plan_for, snapshot
+
+
+def test_terminal_statuses_have_no_successor():
+    assert frozenset({Status.SUCCEEDED, Status.FAILED}) == TERMINAL
+    assert all(not TRANSITIONS[s] for s in TERMINAL)
+
+
+def test_plan_refuses_a_transition_outside_the_table():
+    with pytest.raises(ValueError, match="plan cannot go from in_progress to queued"):
+        Plan((Phase(Status.SUBMITTED, 1), Phase(Status.IN_PROGRESS, 1), Phase(Status.QUEUED, 1)))
+    with pytest.raises(ValueError, match="starts in 'submitted'"):
+        Plan((Phase(Status.QUEUED, 1),))
+
+
+def test_snapshot_walks_the_plan():
+    plan = plan_for(Timing(submitted=1, queued=2, base=10, per_second=0), 4, ttl=100)
+    assert snapshot(plan, 0, 0.5).status is Status.SUBMITTED
+    assert snapshot(plan, 0, 2).status is Status.QUEUED
+    middle = snapshot(plan, 0, 8)
+    assert middle.status is Status.IN_PROGRESS and middle.progress == 49
+    done = snapshot(plan, 0, 13)
+    assert (done.status, done.progress, done.completed_at, done.expires_at, done.expired) == (
+        Status.SUCCEEDED, 100, 13, 113, False)
+    assert snapshot(plan, 0, 113).expired
+
+
+def test_failure_at_forty_percent():
+    plan = plan_for(Timing(submitted=0, queued=0, base=10, per_second=0), 4, scenario="timeout")
+    state = snapshot(plan, 0, 100)
+    assert state.status is Status.FAILED and state.progress == 40 and plan.error == FAILURES["timeout"]
+
+
+def test_stall_never_ends():
+    plan = plan_for(Timing(), 4, scenario="stall")
+    assert math.isinf(plan.duration)
+    assert snapshot(plan, 0, 1e12).status is Status.IN_PROGRESS
+
+
+def test_manual_clock_stands_still_until_advanced_and_never_goes_back():
+    clock = Clock(manual=True, start=1000)
+    assert clock.now() == 1000
+    assert clock.advance(5) == 1005
+    with pytest.raises(ValueError):
+        clock.advance(-1)
+
+
+def test_speed_scales_real_time():
+    clock = Clock(speed=3600)
+    start = clock.now()
+    import time
+
+    time.sleep(0.05)
+    assert clock.now() - start >= 3600 * 0.05 * 0.9
+    clock.set_speed(1)
+    assert clock.speed == 1
