@@ -15,7 +15,7 @@ from mockserver.config import ServerConfig
 from mockserver.dialects import gateway
 from mockserver.errors import ApiError, BodyTooLarge, RouteNotFound, Unauthorized
 from mockserver.fixtures_data import preload_documented_tasks
-from mockserver.http import signature_ok
+from mockserver.http import media_response, signature_ok
 from mockserver.keys import BACKEND, CLOCK, CONFIG, MEDIA, PROFILE, URL_SECRET
 from mockserver.media import MediaSynthesizer
 from mockserver.profiles import get_profile
@@ -82,9 +82,10 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-async def serve_media(request: web.Request) -> web.Response:
+async def serve_media(request: web.Request) -> web.StreamResponse:
     """Serve a task's MP4 at the signed URL handed out in the query response (``video/mp4``).
 
+    Range, ETag and HEAD as a CDN serves them (see ``mockserver.http.media_response``).
     Errors: 403 on a missing or wrong signature, 404 unknown or expired, 400 not ready.
     """
     task_id = request.match_info["task_id"]
@@ -92,9 +93,11 @@ async def serve_media(request: web.Request) -> web.Response:
         raise ApiError("Missing or invalid URL signature", status=403, code="invalid_signature",
                        type="permission_error")
     task, _ = request.app[BACKEND].get_video(task_id)
-    data = await request.app[MEDIA].video(task.render, task.prompt)
-    return web.Response(body=data, content_type="video/mp4",
-                        headers={"Content-Disposition": f'inline; filename="{task_id}.mp4"'})
+    return await media_response(request, task)
+
+
+async def _close_media(app: web.Application) -> None:
+    app[MEDIA].close()
 
 
 def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Application:
@@ -117,8 +120,9 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     clock = Clock(config.speed, manual=config.manual_clock)
     app[CONFIG] = config
     app[CLOCK] = clock
-    app[BACKEND] = VideoBackend(clock, seed=config.seed, ttl=config.ttl)
+    app[BACKEND] = VideoBackend(clock, seed=config.seed, ttl=config.ttl, video_bytes=config.video_bytes)
     app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
+    app.on_cleanup.append(_close_media)
     app[PROFILE] = get_profile(config.profile)
     app[URL_SECRET] = secrets.token_bytes(32)
     if config.examples:

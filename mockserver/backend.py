@@ -7,6 +7,7 @@ them.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any
 
 from mockserver.catalog import RenderSpec
 from mockserver.clock import Clock
-from mockserver.errors import TaskExpired, TaskFailed, TaskNotFound, TaskNotReady
+from mockserver.errors import InvalidParameter, TaskExpired, TaskFailed, TaskNotFound, TaskNotReady
 from mockserver.lifecycle import DEFAULT_TIMINGS, Plan, Snapshot, Status, Timing, plan_for, snapshot
 
 
@@ -60,11 +61,13 @@ class VideoBackend:
         seed: Seed of the random source for IDs; the same seed gives the same IDs.
         ttl: Seconds from completion until a video expires.
         timings: Per-family timings; missing families use :data:`~mockserver.lifecycle.DEFAULT_TIMINGS`.
+        video_bytes: Pad every MP4 to this many bytes (large-download tests), or None.
     """
 
     def __init__(self, clock: Clock, *, seed: int | None = None, ttl: float = 3600.0,
-                 timings: dict[str, Timing] | None = None) -> None:
+                 timings: dict[str, Timing] | None = None, video_bytes: int | None = None) -> None:
         self.clock = clock
+        self.video_bytes = video_bytes
         self.ttl = ttl
         self.timings = DEFAULT_TIMINGS | (timings or {})
         self._random = random.Random(seed)
@@ -99,6 +102,8 @@ class VideoBackend:
         Raises:
             ValueError: unknown scenario, or ``task_id`` already in use.
         """
+        if render.target_bytes is None and self.video_bytes:
+            render = dataclasses.replace(render, target_bytes=self.video_bytes)
         plan = plan_for(self.timings[family], render.seconds, scenario=scenario, ttl=self.ttl if ttl is None else ttl)
         if task_id is not None and task_id in self._tasks:
             raise ValueError(f"task id {task_id} is already in use")
@@ -158,3 +163,49 @@ class VideoBackend:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    def page_tasks(self, *, after: str | None = None, limit: int = 20,
+                   order: str = "desc") -> tuple[list[Task], bool]:
+        """One page of every stored task, by submission time, for cursor pagination.
+
+        Args:
+            after: ID of the last task of the previous page; None for the first page.
+            limit: Largest number of tasks on the page (the caller checks its range).
+            order: ``asc`` (oldest first) or ``desc`` (newest first); ties keep submission order.
+
+        Returns:
+            The page, and whether more tasks follow it.
+
+        Raises:
+            InvalidParameter: ``after`` names no stored task (param ``after``).
+        """
+        tasks = sorted(self._tasks.values(), key=lambda task: task.created_at)
+        if order == "desc":
+            tasks.reverse()
+        start = 0
+        if after is not None:
+            ids = [task.id for task in tasks]
+            if after not in self._tasks:
+                raise InvalidParameter("after", f"'after' names no video: '{after}' is unknown or deleted")
+            start = ids.index(after) + 1
+        return tasks[start : start + limit], start + limit < len(tasks)
+
+    def remix_task(self, source_id: str, *, prompt: str, dialect: str, scenario: str = "success") -> Task:
+        """Store a new task that remixes a succeeded one: same model, family, parameters and render.
+
+        Args:
+            source_id: The task to remix; it must have succeeded and not expired.
+            prompt: The new prompt.
+            dialect: The dialect the remix is submitted through.
+            scenario: How the new task's life goes.
+
+        Raises:
+            TaskNotFound: no such source task.
+            TaskNotReady: the source has not succeeded yet.
+            TaskFailed: the source failed.
+            TaskExpired: the source's video has expired.
+        """
+        source, _ = self.get_video(source_id)
+        return self.create_task(model=source.model, family=source.family, prompt=prompt, params=dict(source.params),
+                                render=source.render, dialect=dialect, scenario=scenario,
+                                remixed_from_video_id=source.id)

@@ -45,6 +45,7 @@ class RenderSpec:
         seconds: Duration in seconds.
         fps: Frames per second.
         audio: Whether the MP4 carries an audio track (Veo ``generateAudio``).
+        target_bytes: Pad the MP4 to this many bytes (still a valid MP4), or None for its natural size.
     """
 
     width: int
@@ -52,6 +53,7 @@ class RenderSpec:
     seconds: int
     fps: int = DEFAULT_FPS
     audio: bool = False
+    target_bytes: int | None = None
 
     @property
     def size(self) -> str:

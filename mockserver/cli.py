@@ -36,14 +36,16 @@ def main() -> None:
               help="Gateway dialect profile: 'seed' is the documented behaviour.")
 @click.option("--max-body", "max_body_bytes", default=32 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
               help="Largest request body in bytes; larger bodies get 413.")
+@click.option("--video-bytes", type=click.IntRange(min=1), default=None,
+              help="Pad every MP4 to this many bytes (still valid), to test large downloads.")
 @click.option("--examples/--no-examples", default=True, show_default=True,
               help="Preload the task IDs of the seeds' examples (video_69095b4c…, video_xxx).")
 def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_kind: str, seed: int | None,
-          ttl: float, profile: str, max_body_bytes: int, examples: bool) -> None:
+          ttl: float, profile: str, max_body_bytes: int, video_bytes: int | None, examples: bool) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
     config = ServerConfig(host=host, port=port, api_keys=api_keys or (DEFAULT_API_KEY,), speed=speed,
                           manual_clock=clock_kind == "manual", seed=seed, ttl=ttl, profile=profile,
-                          max_body_bytes=max_body_bytes, examples=examples)
+                          max_body_bytes=max_body_bytes, video_bytes=video_bytes, examples=examples)
     if not _is_loopback(host):
         click.echo(f"warning: binding {host}, which is not loopback: other machines can reach this simulator",
                    err=True)

@@ -24,6 +24,7 @@ class ServerConfig:
         profile: Name of the gateway dialect profile (see ``mockserver.profiles``).
         max_body_bytes: Largest accepted request body, in bytes (larger: 413).
         media_cache_bytes: Upper bound of the media cache, in bytes.
+        video_bytes: Pad every MP4 to this many bytes (still a valid MP4), or None for natural size.
         examples: Preload the seeds' documented example tasks (fixtures/seeds/examples.yaml).
     """
 
@@ -37,4 +38,5 @@ class ServerConfig:
     profile: str = "seed"
     max_body_bytes: int = 32 * 1024 * 1024
     media_cache_bytes: int = 256 * 1024 * 1024
+    video_bytes: int | None = None
     examples: bool = True

@@ -145,3 +145,33 @@ class RouteNotFound(ApiError):
 
     status = 404
     code = "not_found"
+
+
+class InvalidFormData(ApiError):
+    """Raised when a multipart/form-data or urlencoded body cannot be parsed."""
+
+    code = "invalid_form_data"
+
+
+class VideoNotFound(TaskNotFound):
+    """Raised when the OpenAI Videos dialect is asked for a video ID that no task has (or it was deleted)."""
+
+    code = "video_not_found"
+
+    def __init__(self, video_id: str) -> None:
+        ApiError.__init__(self, f"No video found with id '{video_id}'", param="video_id")
+
+
+class VideoNotReady(ApiError):
+    """Raised when a video's content is asked for while it is still queued or in progress (seed 004).
+
+    The type, code and message are seed 004's "video is not ready" error; the status (202 or 404,
+    the seed's alternatives) is chosen by the caller.
+    """
+
+    status = 202
+    code = "video_processing"
+    type = "video_not_ready"
+
+    def __init__(self, *, status: int) -> None:
+        super().__init__("Video generation is still in progress. Please check the status endpoint.", status=status)

@@ -6,6 +6,7 @@ found beside the packages; a wheel carries a copy as ``mockserver/_fixtures``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from functools import cache
 from pathlib import Path
@@ -40,6 +41,8 @@ def load(relative: str) -> Any:
 def preload_documented_tasks(backend: VideoBackend) -> list[str]:
     """Store the seeds' documented task IDs as tasks that have already succeeded and never expire.
 
+    Their MP4 is padded to the documented ``size`` (15,728,640 bytes in seeds 000-002).
+
     With them, the seeds' query and download lines (``video_69095b4ce0048190893a01510c0c98b0``,
     ``video_xxx``) answer as documented against a fresh simulator.
 
@@ -51,6 +54,7 @@ def preload_documented_tasks(backend: VideoBackend) -> list[str]:
         body = entry["body"]
         spec = catalog.lookup(body["model"])
         params, render = catalog.validate(spec, body)
+        render = dataclasses.replace(render, target_bytes=entry.get("target_bytes"))
         task = backend.create_task(model=spec.model, family=spec.family, prompt=body["prompt"], params=params,
                                    render=render, dialect="gateway", task_id=entry["task_id"], ttl=math.inf)
         task.created_at -= task.plan.duration

@@ -8,10 +8,13 @@ import json
 import re
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
+from mockserver.backend import Task
 from mockserver.errors import BodyTooLarge, InvalidJSON, InvalidParameter, UnsupportedMediaType
+from mockserver.keys import MEDIA
 from mockserver.lifecycle import SCENARIOS
+from mockserver.media import CONTENT_TYPES
 
 #: Longest accepted prompt, in characters (OpenAI's CreateVideoJsonBody: 1-32000).
 MAX_PROMPT = 32_000
@@ -102,3 +105,30 @@ def signature_ok(secret: bytes, task_id: str, signature: str) -> bool:
 def video_url(request: web.Request, secret: bytes, task_id: str) -> str:
     """The signed, absolute URL at which the simulator serves a task's MP4 (like a CDN link)."""
     return f"{request.scheme}://{request.host}/media/{task_id}.mp4?sig={sign(secret, task_id)}"
+
+
+async def media_response(request: web.Request, task: Task, variant: str = "video") -> web.StreamResponse:
+    """Serve a task's media the way CDNs do: from a file, with ``Content-Length``, ``Accept-Ranges:
+    bytes``, ``Range`` (206, 416), ``ETag`` with ``If-None-Match``/``If-Range``, and ``HEAD``.
+
+    Args:
+        request: The request (its Range and conditional headers are honoured).
+        task: A task whose media may be served (the caller checked readiness and expiry).
+        variant: ``video`` (video/mp4), ``thumbnail`` (image/webp) or ``spritesheet`` (image/jpeg).
+    """
+    path = await request.app[MEDIA].path(task.render, task.prompt, variant)
+    response = web.FileResponse(path, headers={
+        "Content-Type": CONTENT_TYPES[variant],
+        "Content-Disposition": f'inline; filename="{task.id}{path.suffix}"',
+        "Cache-Control": "private, max-age=3600",
+    })
+    if_range = request.headers.get(hdrs.IF_RANGE, "")
+    if if_range.startswith(('"', "W/")):
+        # aiohttp reads If-Range only as a date. An entity tag must match strongly (RFC 9110 13.1.5),
+        # or the whole file is sent: the client's partial copy is stale.
+        stat = path.stat()
+        if if_range != f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"':
+            full = request.clone(headers={k: v for k, v in request.headers.items()
+                                          if k.lower() not in ("range", "if-range")})
+            await response.prepare(full)
+    return response

@@ -1,9 +1,11 @@
-"""Real, playable MP4 bytes of the requested size and duration, made fast.
+"""Real, playable media of the requested size and duration, made fast: MP4, thumbnail, sprite sheet.
 
 PyAV (libx264, bundled in its wheel) encodes one GOP of one second per (width, height, fps,
 colour); the MP4 for any duration is that GOP's packets remuxed with shifted timestamps into a
 fast-start MP4 (moov before mdat). Remuxing costs milliseconds; only the first GOP of a kind is
-encoded. Both caches are bounded by bytes and per app instance.
+encoded. Finished files live in a per-instance directory bounded by bytes; what falls out is
+rebuilt on demand, byte for byte identical, and is served from disk (aiohttp's FileResponse: Range,
+ETag, If-None-Match, If-Range, HEAD) without a copy per request.
 """
 
 from __future__ import annotations
@@ -14,15 +16,18 @@ import hashlib
 import io
 import math
 import os
+import shutil
+import struct
 import tempfile
 import threading
 from collections.abc import Hashable
-from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import av
 import numpy as np
 from cachetools import LRUCache
+from PIL import Image
 
 from mockserver.catalog import RenderSpec
 
@@ -30,11 +35,10 @@ AUDIO_RATE = 48_000  # Hz
 AUDIO_FRAME = 1024  # samples per AAC frame
 
 
-@dataclass(frozen=True, slots=True)
-class _Gop:
-    """One encoded second: the source MP4 bytes (video, and audio when asked for)."""
-
-    data: bytes
+#: The media kinds a task has, with their content types (OpenAI's ``variant`` values).
+CONTENT_TYPES = {"video": "video/mp4", "thumbnail": "image/webp", "spritesheet": "image/jpeg"}
+#: Fixed modification time (unix seconds) of every cached file, so a rebuilt file keeps its ETag.
+_MTIME = 1_700_000_000
 
 
 def colour_for(text: str) -> tuple[int, int, int]:
@@ -93,11 +97,10 @@ def encode_gop(width: int, height: int, fps: int, rgb: tuple[int, int, int], aud
     return buffer.getvalue()
 
 
-def remux(gop: bytes, seconds: float, fps: int) -> bytes:
-    """Repeat a one-second GOP (and its audio) to ``seconds`` seconds, as a fast-start MP4.
+def remux(gop: bytes, seconds: float, fps: int, path: Path) -> None:
+    """Repeat a one-second GOP (and its audio) to ``seconds`` seconds, as a fast-start MP4 at ``path``.
 
-    Returns:
-        MP4 bytes with exactly ``round(seconds * fps)`` video frames and moov before mdat.
+    The result has exactly ``round(seconds * fps)`` video frames and its moov box before mdat.
     """
     with av.open(io.BytesIO(gop)) as source:
         streams = {s.index: s for s in source.streams if s.type in ("video", "audio")}
@@ -105,86 +108,155 @@ def remux(gop: bytes, seconds: float, fps: int) -> bytes:
         for packet in source.demux(list(streams.values())):
             if packet.size:
                 packets[packet.stream.index].append(packet)
-        # movflags=+faststart cannot write into BytesIO: it rewrites the file (a measured fact).
-        handle, path = tempfile.mkstemp(suffix=".mp4", prefix="videomock-")
-        os.close(handle)
-        try:
-            with av.open(path, "w", format="mp4", options={"movflags": "+faststart"}) as output:
-                targets = {index: output.add_stream_from_template(stream) for index, stream in streams.items()}
-                for index, stream in streams.items():
-                    if stream.type == "video":
-                        total, step, time_base = round(seconds * fps), 1, Fraction(1, fps)
-                    else:
-                        total = math.ceil(seconds * AUDIO_RATE / AUDIO_FRAME)
-                        step, time_base = AUDIO_FRAME, Fraction(1, AUDIO_RATE)
-                    cycle = packets[index]
-                    for number in range(total):
-                        template = cycle[number % len(cycle)]
-                        packet = av.Packet(bytes(template))
-                        packet.pts = packet.dts = number * step
-                        packet.time_base = time_base
-                        packet.is_keyframe = template.is_keyframe
-                        packet.stream = targets[index]
-                        output.mux(packet)
-            with open(path, "rb") as result:
-                return result.read()
-        finally:
-            os.unlink(path)
+        # movflags=+faststart cannot write into BytesIO (it rewrites the file): write a real file.
+        with av.open(str(path), "w", format="mp4", options={"movflags": "+faststart"}) as output:
+            targets = {index: output.add_stream_from_template(stream) for index, stream in streams.items()}
+            for index, stream in streams.items():
+                if stream.type == "video":
+                    total, step, time_base = round(seconds * fps), 1, Fraction(1, fps)
+                else:
+                    total = math.ceil(seconds * AUDIO_RATE / AUDIO_FRAME)
+                    step, time_base = AUDIO_FRAME, Fraction(1, AUDIO_RATE)
+                cycle = packets[index]
+                for number in range(total):
+                    template = cycle[number % len(cycle)]
+                    packet = av.Packet(bytes(template))
+                    packet.pts = packet.dts = number * step
+                    packet.time_base = time_base
+                    packet.is_keyframe = template.is_keyframe
+                    packet.stream = targets[index]
+                    output.mux(packet)
+
+
+def pad_to(path: Path, target_bytes: int) -> None:
+    """Grow an MP4 to exactly ``target_bytes`` with a trailing ``free`` box, which players skip.
+
+    Files already at least that large (or short of room for the 8-byte box header) are left as they are.
+    """
+    missing = target_bytes - path.stat().st_size
+    if missing < 8:
+        return
+    with path.open("ab") as handle:
+        handle.write(struct.pack(">I4s", missing, b"free"))
+        handle.truncate(target_bytes)
+
+
+def _still(render: RenderSpec, rgb: tuple[int, int, int], index: int) -> Image.Image:
+    return Image.fromarray(_frames(render.width, render.height, render.fps, rgb)[index % render.fps])
+
+
+def thumbnail(render: RenderSpec, rgb: tuple[int, int, int], path: Path) -> None:
+    """A WebP still of the video's middle frame, in its aspect ratio, at most 640 pixels on the long side."""
+    image = _still(render, rgb, render.fps // 2)
+    image.thumbnail((640, 640))
+    image.save(path, format="WEBP", quality=80)
+
+
+def spritesheet(render: RenderSpec, rgb: tuple[int, int, int], path: Path, columns: int = 5) -> None:
+    """A JPEG grid of frames, one tile per second of video (at most 25), each 160 pixels wide."""
+    count = max(1, min(25, int(render.seconds)))
+    tile_width = 160
+    tile_height = max(2, round(tile_width * render.height / render.width))
+    rows = math.ceil(count / columns)
+    sheet = Image.new("RGB", (tile_width * min(columns, count), tile_height * rows))
+    for number in range(count):
+        tile = _still(render, rgb, number * render.fps // count).resize((tile_width, tile_height))
+        sheet.paste(tile, ((number % columns) * tile_width, (number // columns) * tile_height))
+    sheet.save(path, format="JPEG", quality=80)
+
+
+class _FileCache(LRUCache[Hashable, tuple[Path, int]]):
+    """An LRU of files on disk bounded by their total size; an evicted file is deleted."""
+
+    def popitem(self) -> tuple[Hashable, tuple[Path, int]]:
+        key, (path, size) = super().popitem()
+        path.unlink(missing_ok=True)
+        return key, (path, size)
 
 
 class MediaSynthesizer:
-    """Makes and caches the MP4 of each task; one instance per app.
+    """Makes, caches and locates each task's media; one instance per app.
 
     Args:
-        cache_bytes: Upper bound of the cache of finished videos, in bytes.
+        cache_bytes: Upper bound of the finished files kept on disk, in bytes (GOPs are kept in
+            memory, bounded by a quarter of it).
+        directory: Where to keep the files; a fresh temporary directory when None (removed by :meth:`close`).
     """
 
-    def __init__(self, cache_bytes: int = 256 * 1024 * 1024) -> None:
+    def __init__(self, cache_bytes: int = 256 * 1024 * 1024, directory: Path | None = None) -> None:
+        self._owned = directory is None
+        self.directory = Path(tempfile.mkdtemp(prefix="videomock-media-")) if directory is None else directory
         self._gops: LRUCache[Hashable, bytes] = LRUCache(maxsize=max(1, cache_bytes // 4), getsizeof=len)
-        self._videos: LRUCache[Hashable, bytes] = LRUCache(maxsize=max(1, cache_bytes), getsizeof=len)
+        self._files = _FileCache(maxsize=max(1, cache_bytes), getsizeof=lambda entry: entry[1])
         self._lock = threading.Lock()
-        self._pending: dict[Hashable, asyncio.Future[bytes]] = {}
+        self._pending: dict[Hashable, asyncio.Future[Path]] = {}
 
-    def video_sync(self, render: RenderSpec, colour_key: str) -> bytes:
-        """The MP4 bytes for ``render``, coloured after ``colour_key`` (blocking; encodes on a miss).
+    def path_sync(self, render: RenderSpec, colour_key: str, variant: str = "video") -> Path:
+        """The file of one kind of media for ``render``, coloured after ``colour_key`` (blocking).
 
         Deterministic: the same arguments always give the same bytes.
+
+        Args:
+            render: What to render (pixels, seconds, fps, audio, target bytes).
+            colour_key: Text that picks the colour, e.g. the prompt.
+            variant: ``video`` (MP4), ``thumbnail`` (WebP) or ``spritesheet`` (JPEG).
+
+        Raises:
+            KeyError: unknown variant.
         """
+        suffix = {"video": ".mp4", "thumbnail": ".webp", "spritesheet": ".jpg"}[variant]
         rgb = colour_for(colour_key)
-        key = (render, rgb)
+        key = (render, rgb, variant)
         with self._lock:
-            cached = self._videos.get(key)
-        if cached is not None:
-            return cached
+            entry = self._files.get(key)
+        if entry is not None and entry[0].exists():
+            return entry[0]
+        name = hashlib.sha256(repr(key).encode()).hexdigest()[:32] + suffix
+        path = self.directory / name
+        partial = path.with_suffix(f".{threading.get_ident()}.part")
+        if variant == "video":
+            remux(self._gop(render, rgb), render.seconds, render.fps, partial)
+            if render.target_bytes:
+                pad_to(partial, render.target_bytes)
+        elif variant == "thumbnail":
+            thumbnail(render, rgb, partial)
+        else:
+            spritesheet(render, rgb, partial)
+        os.utime(partial, (_MTIME, _MTIME))
+        os.replace(partial, path)
+        with self._lock:
+            size = path.stat().st_size
+            if size <= self._files.maxsize:
+                self._files[key] = (path, size)
+        return path
+
+    def _gop(self, render: RenderSpec, rgb: tuple[int, int, int]) -> bytes:
         gop_key = (render.width, render.height, render.fps, rgb, render.audio)
         with self._lock:
             gop = self._gops.get(gop_key)
         if gop is None:
             gop = encode_gop(render.width, render.height, render.fps, rgb, render.audio)
             with self._lock:
-                self._store(self._gops, gop_key, gop)
-        data = remux(gop, render.seconds, render.fps)
-        with self._lock:
-            self._store(self._videos, key, data)
-        return data
+                if len(gop) <= self._gops.maxsize:
+                    self._gops[gop_key] = gop
+        return gop
+
+    async def path(self, render: RenderSpec, colour_key: str, variant: str = "video") -> Path:
+        """Like :meth:`path_sync`, off the event loop; concurrent asks for one file share one build."""
+        key = (render, colour_key, variant)
+        future = self._pending.get(key)
+        if future is None:
+            future = asyncio.ensure_future(asyncio.to_thread(self.path_sync, render, colour_key, variant))
+            self._pending[key] = future
+            future.add_done_callback(lambda _done: self._pending.pop(key, None))
+        return await asyncio.shield(future)
 
     async def video(self, render: RenderSpec, colour_key: str) -> bytes:
-        """Like :meth:`video_sync`, off the event loop; concurrent asks for one video share one encode."""
-        key = (render, colour_key)
-        pending = self._pending.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future = asyncio.ensure_future(asyncio.to_thread(self.video_sync, render, colour_key))
-        self._pending[key] = future
-        try:
-            return await asyncio.shield(future)
-        finally:
-            if future.done():
-                self._pending.pop(key, None)
-            else:
-                future.add_done_callback(lambda _f: self._pending.pop(key, None))
+        """The MP4 bytes (for the base64 download endpoint)."""
+        path = await self.path(render, colour_key)
+        return await asyncio.to_thread(path.read_bytes)
 
-    @staticmethod
-    def _store(cache: LRUCache[Hashable, bytes], key: Hashable, value: bytes) -> None:
-        if len(value) <= cache.maxsize:
-            cache[key] = value
+    def close(self) -> None:
+        """Delete the files of a directory this instance created."""
+        if self._owned:
+            shutil.rmtree(self.directory, ignore_errors=True)

@@ -28,6 +28,10 @@ def check_documented(documented: dict, actual: dict, placeholders: list[str]) ->
             assert type(actual[key]) is type(value), (key, actual[key])
             if key == "task_id":
                 assert TASK_ID.match(actual[key]), actual[key]
+            if key in ("base64", "data_url"):
+                # The documented data opens with the same 'ftyp isom' box as ours: compare 30 bytes' worth.
+                head = value.index("AAAAIGZ0eXBp") + 40
+                assert actual[key][:head] == value[:head], actual[key][:head]
         else:
             assert actual[key] == value, f"{key}: documented {value!r}, got {actual[key]!r}"
 
