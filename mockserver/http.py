@@ -108,8 +108,10 @@ def video_url(request: web.Request, secret: bytes, task_id: str) -> str:
 
 
 async def media_response(request: web.Request, task: Task, variant: str = "video") -> web.StreamResponse:
-    """Serve a task's media the way CDNs do: from a file, with ``Content-Length``, ``Accept-Ranges:
-    bytes``, ``Range`` (206, 416), ``ETag`` with ``If-None-Match``/``If-Range``, and ``HEAD``.
+    """Serve a task's media the way CDNs do.
+
+    From a file, with ``Content-Length``, ``Accept-Ranges: bytes``, ``Range`` (206, 416), ``ETag``
+    with ``If-None-Match``/``If-Range``, and ``HEAD``.
 
     Args:
         request: The request (its Range and conditional headers are honoured).

@@ -96,7 +96,7 @@ def test_null_counts_as_omitted():
 
 
 def test_lookup_errors():
-    with pytest.raises(UnknownModel, match="seedance-1.5-pro"):
+    with pytest.raises(UnknownModel, match=r"seedance-1\.5-pro"):
         catalog.lookup("sora-3")
     with pytest.raises(InvalidParameter, match="required"):
         catalog.lookup(None)

@@ -107,10 +107,7 @@ def test_range_requests(client, video_url, range_header, start, end):
     full = client.get(video_url).content
     response = client.get(video_url, headers={"Range": range_header})
     assert response.status_code == 206
-    if start is None:
-        expected = full[-100:]
-    else:
-        expected = full[start : (end + 1 if end is not None else None)]
+    expected = full[-100:] if start is None else full[start : (end + 1 if end is not None else None)]
     assert response.content == expected
     assert response.headers["Content-Range"].endswith(f"/{len(full)}")
 
