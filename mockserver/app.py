@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -12,35 +13,23 @@ from aiohttp import web
 from mockserver.backend import VideoBackend
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
-from mockserver.dialects import gateway
+from mockserver.control import CONTROLLER, Controller, control_guard
+from mockserver.control import routes as control_routes
+from mockserver.dialects import gateway, openai
 from mockserver.errors import ApiError, BodyTooLarge, RouteNotFound, Unauthorized
+from mockserver.faults import FaultBook
 from mockserver.fixtures_data import preload_documented_tasks
 from mockserver.http import media_response, signature_ok
-from mockserver.keys import BACKEND, CLOCK, CONFIG, MEDIA, PROFILE, URL_SECRET
+from mockserver.journal import Journal
+from mockserver.keys import BACKEND, CLOCK, CONFIG, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
 from mockserver.media import MediaSynthesizer
+from mockserver.middleware import fault_middleware, journal_middleware, render_error
 from mockserver.profiles import get_profile
+from mockserver.scenarios import ScenarioBook
 
 log = logging.getLogger("videomock")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def _dialect(request: web.Request) -> str:
-    """The dialect of the matched route (``gateway``, ``openai``, …) from its name, else ``openai``."""
-    name = request.match_info.route.name or ""
-    if ":" in name:
-        return name.split(":", 1)[0]
-    return "gateway" if request.path.startswith("/v1/video/") else "openai"
-
-
-def render_error(request: web.Request, error: ApiError) -> web.Response:
-    """Render ``error`` once, in the envelope of the route's dialect (and gateway profile)."""
-    if _dialect(request) == "gateway":
-        status, body = request.app[PROFILE].render_error(error)
-    else:
-        status, body = error.status, {"error": {"message": error.message, "type": error.type,
-                                                "param": error.param, "code": error.code}}
-    return web.json_response(body, status=status, headers=error.headers)
 
 
 @web.middleware
@@ -111,16 +100,26 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
         The aiohttp application; all its state hangs off app keys, none is module-global.
 
     Raises:
-        ValueError: unknown profile.
+        ValueError: unknown profile, or an invalid scenario file or fault rule.
     """
     config = config or ServerConfig()
     if overrides:
-        config = ServerConfig(**{**{f: getattr(config, f) for f in config.__slots__}, **overrides})
-    app = web.Application(middlewares=[error_middleware, auth_middleware], client_max_size=config.max_body_bytes)
+        config = dataclasses.replace(config, **overrides)
+    scenarios = ScenarioBook(config.scenarios, seed=config.seed)
+    app = web.Application(
+        middlewares=[journal_middleware, error_middleware, control_guard, fault_middleware, auth_middleware],
+        client_max_size=config.max_body_bytes,
+    )
     clock = Clock(config.speed, manual=config.manual_clock)
     app[CONFIG] = config
     app[CLOCK] = clock
-    app[BACKEND] = VideoBackend(clock, seed=config.seed, ttl=config.ttl, video_bytes=config.video_bytes)
+    app[BACKEND] = VideoBackend(clock, seed=config.seed, ttl=config.ttl, scenarios=scenarios,
+                                video_bytes=config.video_bytes)
+    app[FAULTS] = FaultBook(seed=config.seed)
+    for spec in scenarios.fault_specs:
+        app[FAULTS].add(spec)
+    app[JOURNAL] = Journal(config.journal_limit)
+    app[CONTROLLER] = Controller(app)
     app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
     app.on_cleanup.append(_close_media)
     app[PROFILE] = get_profile(config.profile)
@@ -128,5 +127,7 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     if config.examples:
         preload_documented_tasks(app[BACKEND])
     app.add_routes(gateway.routes)
+    app.add_routes(openai.routes)
     app.router.add_get("/media/{task_id}.mp4", serve_media, name="media:serve_media")
+    app.add_routes(control_routes)
     return app

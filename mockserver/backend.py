@@ -16,7 +16,8 @@ from typing import Any
 from mockserver.catalog import RenderSpec
 from mockserver.clock import Clock
 from mockserver.errors import InvalidParameter, TaskExpired, TaskFailed, TaskNotFound, TaskNotReady
-from mockserver.lifecycle import DEFAULT_TIMINGS, Plan, Snapshot, Status, Timing, plan_for, snapshot
+from mockserver.lifecycle import Plan, Script, Snapshot, Status, plan_for, snapshot
+from mockserver.scenarios import ScenarioBook, Selection
 
 
 @dataclass(slots=True)
@@ -59,29 +60,30 @@ class VideoBackend:
     Args:
         clock: The simulator's clock.
         seed: Seed of the random source for IDs; the same seed gives the same IDs.
-        ttl: Seconds from completion until a video expires.
-        timings: Per-family timings; missing families use :data:`~mockserver.lifecycle.DEFAULT_TIMINGS`.
+        ttl: Seconds from completion until a video expires (a scenario file's ``ttl`` wins).
+        scenarios: Scenario file contents and the next-task queue; the defaults when None.
         video_bytes: Pad every MP4 to this many bytes (large-download tests), or None.
     """
 
     def __init__(self, clock: Clock, *, seed: int | None = None, ttl: float = 3600.0,
-                 timings: dict[str, Timing] | None = None, video_bytes: int | None = None) -> None:
+                 scenarios: ScenarioBook | None = None, video_bytes: int | None = None) -> None:
         self.clock = clock
         self.video_bytes = video_bytes
-        self.ttl = ttl
-        self.timings = DEFAULT_TIMINGS | (timings or {})
+        self.scenarios = scenarios or ScenarioBook(seed=seed)
+        self.ttl = ttl if self.scenarios.ttl is None else self.scenarios.ttl
         self._random = random.Random(seed)
         self._tasks: dict[str, Task] = {}
+        self._used: set[str] = set()
 
     def new_id(self, prefix: str = "video_") -> str:
         """A fresh, never reused task ID: ``prefix`` + 32 lowercase hex digits."""
         while True:
             candidate = f"{prefix}{self._random.getrandbits(128):032x}"
-            if candidate not in self._tasks:
+            if candidate not in self._tasks and candidate not in self._used:
                 return candidate
 
     def create_task(self, *, model: str, family: str, prompt: str, params: dict[str, Any], render: RenderSpec,
-                    dialect: str, scenario: str = "success", task_id: str | None = None,
+                    dialect: str, scenario: str | Script | Selection = "success", task_id: str | None = None,
                     created_at: float | None = None, remixed_from_video_id: str | None = None,
                     ttl: float | None = None) -> Task:
         """Store a new task, submitted now, and return it.
@@ -93,24 +95,35 @@ class VideoBackend:
             params: Checked model parameters as sent.
             render: What to render.
             dialect: ``gateway`` or ``openai``.
-            scenario: How the task's life goes (see :data:`~mockserver.lifecycle.SCENARIOS`).
+            scenario: How the task's life goes: a scenario name, a Script, or a Selection from
+                :meth:`~mockserver.scenarios.ScenarioBook.select`.
             task_id: A fixed ID (documented examples); a fresh one when None.
             created_at: Submission time in unix seconds; now when None.
             remixed_from_video_id: Source task of a remix.
             ttl: Seconds from completion to expiry; the backend's default when None.
 
         Raises:
-            ValueError: unknown scenario, or ``task_id`` already in use.
+            InvalidParameter: unknown scenario name.
+            ValueError: ``task_id`` already in use.
         """
+        if isinstance(scenario, str):
+            scenario = Selection(scenario, self.scenarios.check(scenario), "name")
+        elif isinstance(scenario, Script):
+            scenario = Selection("custom", scenario, "script")
         if render.target_bytes is None and self.video_bytes:
             render = dataclasses.replace(render, target_bytes=self.video_bytes)
-        plan = plan_for(self.timings[family], render.seconds, scenario=scenario, ttl=self.ttl if ttl is None else ttl)
+        timing = self.scenarios.timing(model, family)
+        plan = plan_for(timing, render.seconds, scenario.script, ttl=self.ttl)
+        if ttl is not None:
+            plan = Plan(plan.phases, plan.error, ttl)
         if task_id is not None and task_id in self._tasks:
             raise ValueError(f"task id {task_id} is already in use")
         task = Task(
             id=task_id or self.new_id(), model=model, family=family, prompt=prompt, params=params,
             render=render, created_at=self.clock.now() if created_at is None else created_at, plan=plan,
             dialect=dialect, remixed_from_video_id=remixed_from_video_id,
+            extra={"scenario": scenario.name, "scenario_source": scenario.source,
+                   "not_ready": scenario.script.not_ready},
         )
         self._tasks[task.id] = task
         return task
@@ -125,6 +138,15 @@ class VideoBackend:
         if task is None:
             raise TaskNotFound(task_id)
         return task, task.snapshot(self.clock.now())
+
+    def find(self, task_id: str) -> Task | None:
+        """The task with this ID, or None."""
+        return self._tasks.get(task_id)
+
+    def clear(self) -> None:
+        """Forget every task (IDs already handed out are still never reused)."""
+        self._used.update(self._tasks)
+        self._tasks.clear()
 
     def get_video(self, task_id: str) -> tuple[Task, Snapshot]:
         """The task whose video is asked for, if the video can be served now.
@@ -190,7 +212,8 @@ class VideoBackend:
             start = ids.index(after) + 1
         return tasks[start : start + limit], start + limit < len(tasks)
 
-    def remix_task(self, source_id: str, *, prompt: str, dialect: str, scenario: str = "success") -> Task:
+    def remix_task(self, source_id: str, *, prompt: str, dialect: str,
+                   scenario: str | Script | Selection = "success") -> Task:
         """Store a new task that remixes a succeeded one: same model, family, parameters and render.
 
         Args:

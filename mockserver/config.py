@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 #: The key the seeds' curl examples send (seeds 000-003: ``Authorization: Bearer sk-xxxxxxxxxx``),
 #: accepted by default so every documented example works with only the host changed.
@@ -25,6 +26,9 @@ class ServerConfig:
         max_body_bytes: Largest accepted request body, in bytes (larger: 413).
         media_cache_bytes: Upper bound of the media cache, in bytes.
         video_bytes: Pad every MP4 to this many bytes (still a valid MP4), or None for natural size.
+        scenarios: Parsed scenario file (see ``mockserver.scenarios``), or None for the defaults.
+        control_token: Token that opens the control API to callers off loopback (None: loopback only).
+        journal_limit: How many exchanges the journal keeps.
         examples: Preload the seeds' documented example tasks (fixtures/seeds/examples.yaml).
     """
 
@@ -39,4 +43,7 @@ class ServerConfig:
     max_body_bytes: int = 32 * 1024 * 1024
     media_cache_bytes: int = 256 * 1024 * 1024
     video_bytes: int | None = None
+    scenarios: dict[str, Any] | None = None
+    control_token: str | None = None
+    journal_limit: int = 10_000
     examples: bool = True

@@ -5,25 +5,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 from typing import Any
 
 from aiohttp import hdrs, web
 
 from mockserver.backend import Task
 from mockserver.errors import BodyTooLarge, InvalidJSON, InvalidParameter, UnsupportedMediaType
-from mockserver.keys import MEDIA
-from mockserver.lifecycle import SCENARIOS
+from mockserver.keys import BACKEND, CONFIG, MEDIA
 from mockserver.media import CONTENT_TYPES
+from mockserver.scenarios import SCENARIO_HEADER, Selection
 
 #: Longest accepted prompt, in characters (OpenAI's CreateVideoJsonBody: 1-32000).
 MAX_PROMPT = 32_000
-
-#: Request header that picks a task's scenario (see mockserver.lifecycle.SCENARIOS).
-SCENARIO_HEADER = "X-Videomock-Scenario"
-#: Prompt directive that picks a task's scenario, for programs that cannot set headers.
-SCENARIO_DIRECTIVE = re.compile(r"\[videomock\s+scenario=([\w-]+)\]")
-
 
 async def read_body(request: web.Request) -> bytes:
     """The raw body.
@@ -34,7 +27,8 @@ async def read_body(request: web.Request) -> bytes:
     try:
         return await request.read()
     except web.HTTPRequestEntityTooLarge as exc:
-        raise BodyTooLarge(f"Request body too large: limit is {request.app._client_max_size} bytes") from exc
+        limit = request.app[CONFIG].max_body_bytes
+        raise BodyTooLarge(f"Request body too large: the limit is {limit} bytes") from exc
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
@@ -76,20 +70,15 @@ def check_prompt(value: Any, param: str = "prompt") -> str:
     return value
 
 
-def select_scenario(request: web.Request, prompt: str) -> str:
-    """The scenario a new task follows: the header, else a prompt directive, else ``success``.
+def select_scenario(request: web.Request, prompt: str, model: str = "sora-2", family: str = "sora") -> Selection:
+    """The scenario a new task follows, most specific first (see :mod:`mockserver.scenarios`).
 
     Raises:
-        InvalidParameter: the named scenario does not exist (the message lists them).
+        InvalidParameter: the header or the prompt names an unknown scenario (the message lists them).
     """
-    name = request.headers.get(SCENARIO_HEADER)
-    source = SCENARIO_HEADER
-    if name is None:
-        match = SCENARIO_DIRECTIVE.search(prompt)
-        name, source = (match.group(1), "prompt") if match else ("success", "")
-    if name not in SCENARIOS:
-        raise InvalidParameter(source, f"unknown videomock scenario {name!r}; one of {', '.join(SCENARIOS)}")
-    return name
+    _, _, key = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    return request.app[BACKEND].scenarios.select(header=request.headers.get(SCENARIO_HEADER), prompt=prompt,
+                                                 api_key=key.strip(), model=model, family=family)
 
 
 def sign(secret: bytes, task_id: str) -> str:

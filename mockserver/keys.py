@@ -7,6 +7,8 @@ from aiohttp import web
 from mockserver.backend import VideoBackend
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
+from mockserver.faults import FaultBook
+from mockserver.journal import Journal
 from mockserver.media import MediaSynthesizer
 from mockserver.profiles import GatewayProfile
 
@@ -15,5 +17,7 @@ CLOCK = web.AppKey("clock", Clock)
 BACKEND = web.AppKey("backend", VideoBackend)
 MEDIA = web.AppKey("media", MediaSynthesizer)
 PROFILE = web.AppKey("profile", GatewayProfile)
+FAULTS = web.AppKey("faults", FaultBook)
+JOURNAL = web.AppKey("journal", Journal)
 #: Secret for signing the video URLs the simulator hands out (random per app instance).
 URL_SECRET = web.AppKey("url_secret", bytes)

@@ -93,7 +93,7 @@ class Plan:
         if statuses[0] is not Status.SUBMITTED:
             raise ValueError("a plan starts in 'submitted'")
         for before, after in pairwise(statuses):
-            if after not in TRANSITIONS[before]:
+            if after is not before and after not in TRANSITIONS[before]:
                 raise ValueError(f"a plan cannot go from {before} to {after}")
 
     @property
@@ -177,29 +177,110 @@ DEFAULT_TIMINGS: dict[str, Timing] = {
     "seedance": Timing(queued=4.0, base=20.0, per_second=4.0),
 }
 
-#: Scenario names a request can ask for (header or prompt directive); see :func:`plan_for`.
-SCENARIOS = ("success", "content_policy", "timeout", "internal", "stall")
+@dataclass(frozen=True, slots=True)
+class Script:
+    """A scripted lifecycle: how one task's life deviates from a plain success.
+
+    Attributes:
+        fail_at: Fail when progress reaches this percent (0-99), or None to succeed.
+        error: The failure kind when failing (a key of :data:`FAILURES`).
+        stall_at: Progress percent at which progress stalls, or None.
+        stall_seconds: How long it stalls, in simulated seconds (``math.inf``: forever).
+        ttl: Seconds from completion to expiry, overriding the default (e.g. to expire early).
+        queued: Queue wait in seconds, overriding the model's timing.
+        generating: Generation time in seconds, overriding the model's timing.
+        not_ready: How the content endpoint answers while the task is not ready (``202``,
+            ``json200`` or ``404``), overriding the server default.
+    """
+
+    fail_at: int | None = None
+    error: str = "content_policy"
+    stall_at: int | None = None
+    stall_seconds: float = math.inf
+    ttl: float | None = None
+    queued: float | None = None
+    generating: float | None = None
+    not_ready: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("fail_at", "stall_at"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 99:
+                raise ValueError(f"{name} must be a percent between 0 and 99, got {value}")
+        if self.error not in FAILURES:
+            raise ValueError(f"unknown failure kind {self.error!r}; one of {', '.join(FAILURES)}")
+        if self.stall_seconds <= 0:
+            raise ValueError("stall_seconds must be positive")
+        if self.not_ready not in (None, "202", "json200", "404"):
+            raise ValueError(f"not_ready must be 202, json200 or 404, got {self.not_ready!r}")
 
 
-def plan_for(timing: Timing, video_seconds: float, *, scenario: str = "success", ttl: float = 3600.0) -> Plan:
+#: Built-in scripts, by name (a scenario file may add more or override these).
+BUILTIN_SCRIPTS: dict[str, Script] = {
+    "success": Script(),
+    "content_policy": Script(fail_at=40, error="content_policy"),
+    "timeout": Script(fail_at=40, error="timeout"),
+    "internal": Script(fail_at=40, error="internal"),
+    "fail-at-40": Script(fail_at=40),
+    "stall": Script(stall_at=0),
+    "expire-early": Script(ttl=60.0),
+    "stall-then-resume": Script(stall_at=50, stall_seconds=120.0),
+}
+
+
+def plan_for(timing: Timing, video_seconds: float, script: Script = BUILTIN_SCRIPTS["success"], *,
+             ttl: float = 3600.0) -> Plan:
     """Build the plan of a new task.
 
     Args:
-        timing: The model family's timing.
+        timing: The model's timing.
         video_seconds: Requested video duration, in seconds.
-        scenario: One of :data:`SCENARIOS`: succeed, fail with a failure kind at 40 % progress, or
-            stall forever in ``in_progress``.
-        ttl: Seconds from completion to expiry.
-
-    Raises:
-        ValueError: unknown scenario.
+        script: How the life deviates from a plain success (fail at N %, stall, expire early …).
+        ttl: Default seconds from completion to expiry (the script's ``ttl`` wins).
     """
-    if scenario not in SCENARIOS:
-        raise ValueError(f"unknown scenario {scenario!r}; one of {', '.join(SCENARIOS)}")
-    generating = timing.generating(video_seconds)
-    head = (Phase(Status.SUBMITTED, timing.submitted), Phase(Status.QUEUED, timing.queued))
-    if scenario == "stall":
-        return Plan((*head, Phase(Status.IN_PROGRESS, math.inf, (0, 0))), ttl=ttl)
-    if scenario in FAILURES:
-        return Plan((*head, Phase(Status.IN_PROGRESS, generating * 0.4, (0, 40))), FAILURES[scenario], ttl)
-    return Plan((*head, Phase(Status.IN_PROGRESS, generating, (0, 99))), ttl=ttl)
+    generating = timing.generating(video_seconds) if script.generating is None else script.generating
+    queued = timing.queued if script.queued is None else script.queued
+    end = 99 if script.fail_at is None else script.fail_at
+    phases = [Phase(Status.SUBMITTED, timing.submitted), Phase(Status.QUEUED, queued)]
+    stall = script.stall_at if script.stall_at is not None and script.stall_at <= end else None
+    for index, (low, high) in enumerate([(0, end)] if stall is None else [(0, stall), (stall, end)]):
+        if high > low:
+            phases.append(Phase(Status.IN_PROGRESS, generating * (high - low) / 99, (low, high)))
+        if stall is not None and index == 0:
+            phases.append(Phase(Status.IN_PROGRESS, script.stall_seconds, (stall, stall)))
+    error = None if script.fail_at is None else FAILURES[script.error]
+    return Plan(tuple(phases), error, ttl if script.ttl is None else script.ttl)
+
+
+def settle(plan: Plan, created_at: float, now: float, *, error: TaskError | None = None,
+           expire: bool = False) -> Plan:
+    """A plan that follows ``plan`` until ``now`` and then ends at once (the control API's force).
+
+    Args:
+        plan: The current plan.
+        created_at: When the task was submitted (unix seconds).
+        now: The moment to end it (unix seconds).
+        error: None to succeed now; a TaskError to fail now.
+        expire: Also make the video expire now.
+
+    Returns:
+        The new plan; a task already terminal keeps its outcome (only ``expire`` applies to it).
+    """
+    state = snapshot(plan, created_at, now)
+    if state.terminal:
+        if not expire:
+            return plan
+        assert state.completed_at is not None
+        return Plan(plan.phases, plan.error, max(0.0, now - state.completed_at))
+    elapsed, phases = max(0.0, now - created_at), []
+    start = 0.0
+    for phase in plan.phases:
+        if start + phase.seconds <= elapsed:
+            phases.append(phase)
+            start += phase.seconds
+            continue
+        phases.append(Phase(phase.status, elapsed - start, (phase.progress[0], state.progress)))
+        break
+    if error is None and phases[-1].status is not Status.IN_PROGRESS:
+        phases.append(Phase(Status.IN_PROGRESS, 0.0, (state.progress, state.progress)))
+    return Plan(tuple(phases), error, 0.0 if expire else plan.ttl)

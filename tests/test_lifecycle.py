@@ -7,7 +7,20 @@ import math
 import pytest
 
 from mockserver.clock import Clock
-from mockserver.lifecycle import FAILURES, TERMINAL, TRANSITIONS, Phase, Plan, Status, Timing, plan_for, snapshot
+from mockserver.lifecycle import (
+    BUILTIN_SCRIPTS,
+    FAILURES,
+    TERMINAL,
+    TRANSITIONS,
+    Phase,
+    Plan,
+    Script,
+    Status,
+    Timing,
+    plan_for,
+    settle,
+    snapshot,
+)
 
 
 def test_terminal_statuses_have_no_successor():
@@ -35,13 +48,13 @@ def test_snapshot_walks_the_plan():
 
 
 def test_failure_at_forty_percent():
-    plan = plan_for(Timing(submitted=0, queued=0, base=10, per_second=0), 4, scenario="timeout")
+    plan = plan_for(Timing(submitted=0, queued=0, base=10, per_second=0), 4, BUILTIN_SCRIPTS["timeout"])
     state = snapshot(plan, 0, 100)
     assert state.status is Status.FAILED and state.progress == 40 and plan.error == FAILURES["timeout"]
 
 
 def test_stall_never_ends():
-    plan = plan_for(Timing(), 4, scenario="stall")
+    plan = plan_for(Timing(), 4, BUILTIN_SCRIPTS["stall"])
     assert math.isinf(plan.duration)
     assert snapshot(plan, 0, 1e12).status is Status.IN_PROGRESS
 

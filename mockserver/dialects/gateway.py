@@ -29,7 +29,7 @@ async def submit_task(request: web.Request) -> web.Response:
     params, render = catalog.validate(spec, body)
     task = request.app[BACKEND].create_task(
         model=spec.model, family=spec.family, prompt=prompt, params=params, render=render, dialect="gateway",
-        scenario=select_scenario(request, prompt),
+        scenario=select_scenario(request, prompt, spec.model, spec.family),
     )
     state = task.snapshot(task.created_at)
     return web.json_response(request.app[PROFILE].render_submit(task, state))

@@ -20,9 +20,9 @@ Simulator controls (request headers; none of them is part of OpenAI's API):
     (:data:`SEED_004_NOT_READY_BODY`);
   - ``404``: HTTP 404 with the same error envelope as ``202``.
 
-  Sent on the content request it applies to that request; sent on create it becomes the task's
-  own default. Otherwise the app-wide default applies: ``app[NOT_READY]`` if set at start-up,
-  else ``202``.
+  Sent on the content request it applies to that request; sent on create or remix it becomes the
+  task's own mode. Otherwise the task's scenario script decides (its ``not_ready``), else the
+  start-up default: the scenario file's ``not_ready`` (:mod:`mockserver.scenarios`), ``202`` without one.
 
 Pacing: while a video is not terminal, create and retrieve answer with the ``openai-poll-after-ms``
 header that the SDK's ``poll()`` honours: 1000 ms of real time per simulated second at the clock's
@@ -34,17 +34,28 @@ Not simulated: ``POST /v1/videos/edits``, ``/extensions``, ``/characters`` and
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_request import FileField
 
 from mockserver.backend import Task
+from mockserver.catalog import RenderSpec
 from mockserver.errors import (
     InvalidFormData,
+    InvalidParameter,
+    RouteNotFound,
+    TaskNotFound,
+    TaskNotReady,
+    UnknownModel,
     UnsupportedMediaType,
+    VideoNotFound,
+    VideoNotReady,
 )
-from mockserver.http import read_json
-from mockserver.keys import CLOCK
+from mockserver.http import check_prompt, media_response, read_json, select_scenario
+from mockserver.keys import BACKEND, CLOCK
 from mockserver.lifecycle import Snapshot, Status
 
 routes = web.RouteTableDef()
@@ -76,8 +87,6 @@ MIN_POLL_MS = 20
 
 NOT_READY_HEADER = "X-Videomock-Not-Ready"
 NOT_READY_MODES = ("202", "json200", "404")
-#: The app-wide not-ready behaviour chosen at start-up (one of NOT_READY_MODES); ``202`` when unset.
-NOT_READY = web.AppKey("openai_not_ready", str)
 
 #: Seed 004, "Error Response (200 with JSON)": the body sent with HTTP 200 in ``json200`` mode.
 SEED_004_NOT_READY_BODY: dict[str, Any] = {
@@ -105,7 +114,7 @@ def video_object(task: Task, state: Snapshot) -> dict[str, Any]:
         "progress": state.progress,
         "created_at": int(task.created_at),
         "completed_at": None if state.completed_at is None else int(state.completed_at),
-        "expires_at": None if failed or expires_at is None or expires_at == float("inf") else int(expires_at),
+        "expires_at": None if failed or expires_at is None or math.isinf(expires_at) else int(expires_at),
         "prompt": task.prompt,
         "size": task.render.size,
         "seconds": str(task.render.seconds),
@@ -169,3 +178,244 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
         else:
             fields[key] = value
     return fields
+
+
+def shown(value: Any) -> str:
+    """A request value as it appears in an error message: JSON, or ``a file upload`` for a file part."""
+    return "a file upload" if isinstance(value, FileField) else json.dumps(value)
+
+
+def check_choice(name: str, value: Any, allowed: tuple[str, ...], default: str) -> str:
+    """A string parameter from an enumerated set (reference schema enums); ``default`` when absent.
+
+    Raises:
+        InvalidParameter: not a string (e.g. the JSON integer ``4`` for ``seconds``) or not one of
+            ``allowed``; the message names the parameter and lists the allowed values.
+    """
+    if value is None:
+        return default
+    listed = ", ".join(f"'{choice}'" for choice in allowed)
+    if not isinstance(value, str):
+        raise InvalidParameter(name, f"Invalid type for '{name}': expected a string, one of {listed}, "
+                                     f"but got {shown(value)}")
+    if value not in allowed:
+        raise InvalidParameter(name, f"Invalid value for '{name}': {value!r}; supported values are {listed}")
+    return value
+
+
+def check_model(value: Any) -> str:
+    """The ``model`` of a create request: one of :data:`MODELS`, ``sora-2`` when absent.
+
+    Raises:
+        InvalidParameter: not a string.
+        UnknownModel: not a Sora 2 model or snapshot (the message lists them).
+    """
+    if value is None:
+        return "sora-2"
+    if not isinstance(value, str):
+        raise InvalidParameter("model", f"Invalid type for 'model': expected a string, but got {shown(value)}")
+    if value not in MODELS:
+        raise UnknownModel(value, MODELS)
+    return value
+
+
+def check_input_reference(value: Any) -> dict[str, Any] | None:
+    """The optional ``input_reference``: a file part, or an object with exactly one of ``image_url``/``file_id``.
+
+    ``image_url`` is an http(s) URL or a data URL of at most :data:`MAX_IMAGE_URL` characters
+    (``ImageRefParam-2``). The reference only guides a real generation; the simulator records it.
+
+    Returns:
+        None when absent; ``{"filename", "content_type", "bytes"}`` for a file (size in bytes);
+        ``{"image_url": …}`` or ``{"file_id": …}`` otherwise.
+
+    Raises:
+        InvalidParameter: an empty file, a malformed object, or anything else.
+    """
+    name = "input_reference"
+    if value is None:
+        return None
+    if isinstance(value, FileField):
+        size = value.file.seek(0, 2)
+        value.file.seek(0)
+        if not size:
+            raise InvalidParameter(name, f"'{name}' is an empty file")
+        return {"filename": value.filename, "content_type": value.content_type, "bytes": size}
+    if not isinstance(value, dict):
+        raise InvalidParameter(name, f"'{name}' must be a file upload or an object with 'image_url' or 'file_id'")
+    for key in value:
+        if key not in ("image_url", "file_id"):
+            raise InvalidParameter(f"{name}.{key}", f"Unknown parameter '{name}.{key}'; use 'image_url' or 'file_id'")
+    given = {key: ref for key, ref in value.items() if ref is not None}
+    if len(given) != 1:
+        raise InvalidParameter(name, f"Provide exactly one of '{name}.image_url' or '{name}.file_id'")
+    ((key, ref),) = given.items()
+    if not isinstance(ref, str) or not ref.strip():
+        raise InvalidParameter(f"{name}.{key}", f"'{name}.{key}' must be a non-empty string")
+    if key == "image_url" and (not ref.startswith(("http://", "https://", "data:")) or len(ref) > MAX_IMAGE_URL):
+        raise InvalidParameter(f"{name}.{key}", f"'{name}.image_url' must be an http(s) URL or a base64 data URL "
+                                                f"of at most {MAX_IMAGE_URL} characters")
+    return {key: ref}
+
+
+def reject_unknown(fields: dict[str, Any], known: tuple[str, ...]) -> None:
+    """Refuse a body field the operation does not define, so a misspelling never passes silently.
+
+    Raises:
+        InvalidParameter: the first unknown field (the message lists the accepted ones).
+    """
+    for key in fields:
+        if key not in known:
+            raise InvalidParameter(key, f"Unknown parameter: '{key}'; accepted: {', '.join(known)}")
+
+
+def not_ready_mode(request: web.Request) -> str | None:
+    """The ``X-Videomock-Not-Ready`` header's value, or None without it.
+
+    Raises:
+        InvalidParameter: not one of :data:`NOT_READY_MODES`.
+    """
+    mode = request.headers.get(NOT_READY_HEADER)
+    if mode is not None and mode not in NOT_READY_MODES:
+        raise InvalidParameter(NOT_READY_HEADER, f"unknown {NOT_READY_HEADER} value {mode!r}; one of "
+                                                 f"{', '.join(NOT_READY_MODES)}")
+    return mode
+
+
+def find_video(request: web.Request) -> tuple[Task, Snapshot]:
+    """The task named by the path's ``video_id``, and its state now.
+
+    Raises:
+        VideoNotFound: no such task, or it was deleted (404).
+    """
+    video_id = request.match_info["video_id"]
+    try:
+        return request.app[BACKEND].get_task(video_id)
+    except TaskNotFound:
+        raise VideoNotFound(video_id) from None
+
+
+def video_response(request: web.Request, task: Task, state: Snapshot) -> web.Response:
+    """HTTP 200 with the task as a ``VideoResource``, plus the poll hint while not terminal."""
+    return web.json_response(video_object(task, state), headers=poll_headers(request, state))
+
+
+@routes.post("/v1/videos", name="openai:create_video")
+async def create_video(request: web.Request) -> web.Response:
+    """Create a video (``createVideo``): JSON or multipart ``{prompt, model?, seconds?, size?, input_reference?}``.
+
+    Answers 200 with the new ``VideoResource`` (status ``queued``). Errors: 400 for a missing or
+    too long prompt, an unknown field, a model outside the Sora 2 models, ``seconds`` not one of the
+    strings "4"/"8"/"12", a size outside ``VideoSize`` or a 1792 size without sora-2-pro, a bad
+    ``input_reference``; 415 for another Content-Type.
+    """
+    fields = await read_fields(request)
+    reject_unknown(fields, CREATE_FIELDS)
+    prompt = check_prompt(fields.get("prompt"))
+    model = check_model(fields.get("model"))
+    seconds = check_choice("seconds", fields.get("seconds"), SECONDS, "4")
+    size = check_choice("size", fields.get("size"), SIZES, "720x1280")
+    if size in PRO_SIZES and not model.startswith("sora-2-pro"):
+        raise InvalidParameter("size", f"Invalid value for 'size': {size!r} needs a sora-2-pro model; {model} "
+                                       "renders '720x1280' or '1280x720'")
+    reference = check_input_reference(fields.get("input_reference"))
+    mode = not_ready_mode(request)
+    params: dict[str, Any] = {key: fields[key] for key in ("model", "seconds", "size") if fields.get(key) is not None}
+    if reference is not None:
+        params["input_reference"] = reference
+    width, height = (int(pixels) for pixels in size.split("x"))
+    task = request.app[BACKEND].create_task(
+        model=model, family="sora", prompt=prompt, params=params, render=RenderSpec(width, height, int(seconds)),
+        dialect="openai", scenario=select_scenario(request, prompt, model, "sora"),
+    )
+    if mode is not None:
+        task.extra["not_ready"] = mode
+    return video_response(request, task, task.snapshot(task.created_at))
+
+
+@routes.get("/v1/videos", name="openai:list_videos")
+async def list_videos(request: web.Request) -> web.Response:
+    """List videos (``ListVideos``), newest first by default, as a ``VideoListResource``.
+
+    Query: ``after`` (the ``last_id`` of the previous page), ``limit`` (1-100, default 20),
+    ``order`` (``asc`` | ``desc``). Errors: 400 for a bad limit, order or unknown ``after``.
+    """
+    query = request.query
+    text = query.get("limit", "20")
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= 100):
+        raise InvalidParameter("limit", f"Invalid value for 'limit': {text!r}; expected an integer from 1 to 100")
+    order = check_choice("order", query.get("order"), ("asc", "desc"), "desc")
+    backend = request.app[BACKEND]
+    tasks, has_more = backend.page_tasks(after=query.get("after") or None, limit=int(text), order=order)
+    now = backend.clock.now()
+    data = [video_object(task, task.snapshot(now)) for task in tasks]
+    return web.json_response({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+                              "last_id": data[-1]["id"] if data else None, "has_more": has_more})
+
+
+@routes.get("/v1/videos/{video_id}", name="openai:retrieve_video")
+async def retrieve_video(request: web.Request) -> web.Response:
+    """Retrieve a video (``GetVideo``): 200 ``VideoResource``; 404 unknown or deleted."""
+    task, state = find_video(request)
+    return video_response(request, task, state)
+
+
+@routes.delete("/v1/videos/{video_id}", name="openai:delete_video")
+async def delete_video(request: web.Request) -> web.Response:
+    """Delete a video (``DeleteVideo``): 200 ``{id, object: "video.deleted", deleted: true}``; then 404."""
+    task, _ = find_video(request)
+    request.app[BACKEND].delete_task(task.id)
+    return web.json_response({"id": task.id, "object": "video.deleted", "deleted": True})
+
+
+@routes.post("/v1/videos/{video_id}/remix", name="openai:remix_video")
+async def remix_video(request: web.Request) -> web.Response:
+    """Remix a completed video (``CreateVideoRemix``): JSON or multipart ``{prompt}``.
+
+    Answers 200 with a new ``VideoResource`` with the source's model, size and seconds and
+    ``remixed_from_video_id``. Errors: 404 unknown source or its video expired; 400 if the source
+    has not completed or failed, or for a bad prompt or an unknown field.
+    """
+    source, state = find_video(request)
+    fields = await read_fields(request)
+    reject_unknown(fields, ("prompt",))
+    prompt = check_prompt(fields.get("prompt"))
+    mode = not_ready_mode(request)
+    try:
+        task = request.app[BACKEND].remix_task(source.id, prompt=prompt, dialect="openai",
+                                               scenario=select_scenario(request, prompt, source.model, source.family))
+    except TaskNotReady:  # worded with this dialect's status
+        raise TaskNotReady(source.id, STATUSES[state.status]) from None
+    if mode is not None:
+        task.extra["not_ready"] = mode
+    return video_response(request, task, task.snapshot(task.created_at))
+
+
+@routes.get("/v1/videos/{video_id}/content", name="openai:retrieve_video_content")
+async def retrieve_video_content(request: web.Request) -> web.StreamResponse:
+    """Download a video's media (``RetrieveVideoContent``, seed 004).
+
+    Query ``variant``: ``video`` (default, ``video/mp4``), ``thumbnail`` (``image/webp``) or
+    ``spritesheet`` (``image/jpeg`` grid), served with Range and ETag support. While the video is
+    queued or in progress: 202, 200 JSON or 404 per the not-ready mode (module docstring).
+    Errors: 400 bad variant or failed video; 404 unknown, deleted or expired.
+    """
+    variant = check_choice("variant", request.query.get("variant"), VARIANTS, "video")
+    task, _ = find_video(request)
+    backend = request.app[BACKEND]
+    mode = not_ready_mode(request) or task.extra.get("not_ready") or backend.scenarios.not_ready
+    try:
+        backend.get_video(task.id)
+    except TaskNotReady:
+        if mode == "json200":
+            return web.json_response(SEED_004_NOT_READY_BODY)
+        raise VideoNotReady(status=int(mode)) from None
+    return await media_response(request, task, variant)
+
+
+@routes.post("/v1/videos/{operation:edits|extensions|characters}", name="openai:not_simulated")
+@routes.get("/v1/videos/characters/{character_id}", name="openai:get_video_character")
+async def not_simulated(request: web.Request) -> web.Response:
+    """Edits, extensions and characters: OpenAI has them; the simulator answers 404 saying it does not."""
+    raise RouteNotFound(f"videomock does not simulate {request.method} {request.path} (OpenAI video edits, "
+                        "extensions and characters); see mockserver/dialects/openai.py")

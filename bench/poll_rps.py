@@ -1,0 +1,222 @@
+"""Status-poll benchmark: requests per second of ``GET /v1/video/generations/{task_id}``.
+
+The simulator and a bare aiohttp app that answers the same path with the exact bytes the simulator
+returned run side by side, each in its own subprocess, under identical load; the result is the
+ratio simulator/bare (target >= 0.70). Printed, never asserted: the exit status does not depend on it.
+
+Two tasks are polled: the documented example (already succeeded) and a freshly submitted one that
+stays ``in_progress`` (``X-Videomock-Scenario: stall``). The load comes from ``wrk -t1`` when it is
+on PATH, else from an aiohttp client in this process. Everything runs on 127.0.0.1 and stops by itself.
+
+    .venv/bin/python bench/poll_rps.py [--duration 5] [--concurrency 32] [--rounds 3] [--client auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+
+import aiohttp
+
+KEY = "sk-xxxxxxxxxx"
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+EXAMPLE = "video_69095b4ce0048190893a01510c0c98b0"
+SUBMIT = {"model": "sora-2", "prompt": "x", "seconds": "4", "size": "720x1280"}
+TARGET = 0.70
+
+
+def pin(cpu: int) -> None:
+    """Servers on CPU 0, the load generator on CPU 1, so they never share a core (Linux, >= 2 CPUs)."""
+    if not os.environ.get("NOPIN") and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[cpu]})
+
+
+def serve(kind: str, port: int) -> None:
+    """Subprocess entry: the simulator as ``videomock serve`` runs it, or the bare app (bodies on stdin)."""
+    from aiohttp import web
+
+    pin(0)
+    if kind == "simulator":
+        from mockserver.config import ServerConfig
+        from mockserver.server import serve_forever
+
+        asyncio.run(serve_forever(ServerConfig(port=port), lambda host, port: None))
+        return
+    app = web.Application()
+    for path, text in json.load(sys.stdin).items():
+        async def handler(request: web.Request, body: bytes = text.encode()) -> web.Response:
+            return web.Response(body=body, content_type="application/json")
+        app.router.add_get(path, handler)
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+
+
+def start(kind: str, processes: list[subprocess.Popen[bytes]], stdin: bytes | None = None) -> int:
+    """Start a server subprocess (recorded in ``processes`` at once, for cleanup); its port once it accepts."""
+    with socket.socket() as sock:  # a free port, released for the server to take
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    process = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(port)], stdin=subprocess.PIPE)
+    processes.append(process)
+    assert process.stdin is not None
+    process.stdin.write(stdin or b"")
+    process.stdin.close()
+    deadline = time.monotonic() + 30
+    while process.poll() is None and time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return port
+        time.sleep(0.05)
+    raise RuntimeError(f"{kind} server did not start (exit status {process.poll()})")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def request(method: str, url: str, body: dict | None = None, headers: dict | None = None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method, headers={
+        **HEADERS, **(headers or {}), **({"Content-Type": "application/json"} if data else {})})
+    with urllib.request.urlopen(req, timeout=10) as response:
+        return response.read()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
+async def aiohttp_load(url: str, concurrency: int, duration: float) -> tuple[int, float, int]:
+    """``concurrency`` workers poll ``url`` for ``duration`` seconds: (200 answers, req/s, errors)."""
+    ok = errors = 0
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=HEADERS) as session:
+        async def worker(deadline: float) -> None:
+            nonlocal ok, errors
+            while time.perf_counter() < deadline:
+                try:
+                    async with session.get(url) as response:
+                        await response.read()
+                        ok, errors = (ok + 1, errors) if response.status == 200 else (ok, errors + 1)
+                except aiohttp.ClientError:
+                    errors += 1
+
+        begin = time.perf_counter()
+        await asyncio.gather(*(worker(begin + duration) for _ in range(concurrency)))
+        return ok, ok / (time.perf_counter() - begin), errors
+
+
+def wrk_load(url: str, concurrency: int, duration: float) -> tuple[int, float, int]:
+    """The same measurement with ``wrk -t1``; non-2xx answers and socket errors count as errors."""
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s",
+                          "-H", f"Authorization: Bearer {KEY}", url],
+                         capture_output=True, text=True, check=True, timeout=duration + 60).stdout
+    def count(pattern: str) -> list[int]:
+        match = re.search(pattern, out)
+        return [int(float(n)) for n in match.groups()] if match else [0]
+
+    total, (rate,) = count(r"(\d+) requests in")[0], count(r"Requests/sec:\s*([\d.]+)")
+    bad = count(r"Non-2xx or 3xx responses:\s*(\d+)")[0]
+    errors = bad + sum(count(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)"))
+    return total - bad, rate * (total - bad) / total if total else 0.0, errors
+
+
+def measure(client: str, process: subprocess.Popen[bytes], url: str, args: argparse.Namespace) -> tuple:
+    """One timed run against one server: (200 answers, req/s, errors, server CPU %, req per server CPU-s)."""
+    cpu = cpu_seconds(process.pid)
+    begin = time.perf_counter()
+    if client == "wrk":
+        ok, rate, errors = wrk_load(url, args.concurrency, args.duration)
+    else:
+        ok, rate, errors = asyncio.run(aiohttp_load(url, args.concurrency, args.duration))
+    cpu = cpu_seconds(process.pid) - cpu
+    return ok, rate, errors, 100 * cpu / (time.perf_counter() - begin), ok / cpu if cpu else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run (default 5)")
+    parser.add_argument("--concurrency", type=int, default=32, help="connections / workers (default 32)")
+    parser.add_argument("--rounds", type=int, default=3, help="repeat, alternating order; median (default 3)")
+    parser.add_argument("--client", choices=("auto", "wrk", "aiohttp"), default="auto")
+    parser.add_argument("--serve", nargs=2, metavar=("KIND", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        return serve(args.serve[0], int(args.serve[1]))
+    client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "aiohttp")
+
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        sim_port = start("simulator", processes)
+        base = f"http://127.0.0.1:{sim_port}/v1/video/generations"
+        fresh = json.loads(request("POST", base, SUBMIT, {"X-Videomock-Scenario": "stall"}))["task_id"]
+        deadline = time.monotonic() + 30
+        while json.loads(request("GET", f"{base}/{fresh}"))["status"] != "in_progress":  # past submitted, queued
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"task {fresh} did not reach in_progress")
+            time.sleep(0.2)
+        tasks = {"example (succeeded)": EXAMPLE, "fresh (in_progress)": fresh}
+        bodies = {f"/v1/video/generations/{task_id}": request("GET", f"{base}/{task_id}").decode()
+                  for task_id in tasks.values()}
+        bare_port = start("bare", processes, json.dumps(bodies).encode())
+        for path, body in bodies.items():
+            assert request("GET", f"http://127.0.0.1:{bare_port}{path}").decode() == body, path
+        servers = {"simulator": (processes[0], sim_port), "bare": (processes[1], bare_port)}
+        pin(1)  # this process and wrk, after the servers have started
+
+        print(f"poll GET /v1/video/generations/{{task_id}}: client {client}, {args.concurrency} connections, "
+              f"{args.duration:g} s x {args.rounds} round(s), median reported; 127.0.0.1, {os.cpu_count()} CPUs")
+        for _, port in servers.values():  # warm-up, not counted
+            asyncio.run(aiohttp_load(f"http://127.0.0.1:{port}/v1/video/generations/{EXAMPLE}", 8, 0.5))
+        runs: dict[tuple[str, str], list[tuple]] = {}
+        for round_ in range(args.rounds):
+            for label, task_id in tasks.items():
+                for name, (process, port) in list(servers.items())[::1 if round_ % 2 == 0 else -1]:
+                    url = f"http://127.0.0.1:{port}/v1/video/generations/{task_id}"
+                    runs.setdefault((label, name), []).append(measure(client, process, url, args))
+        status = json.loads(request("GET", f"{base}/{fresh}"))["status"]
+
+        columns = ("task", "target", "requests", "req/s", "errors", "cpu%", "req/cpu-s")
+        line = "  {:<21} {:<10} {:>9} {:>8} {:>6} {:>5} {:>9}"
+        print("\n" + line.format(*columns))
+        rates, per_cpu = {}, {}
+        for (label, name), results in runs.items():
+            ok, rate, errors, cpu, rate_cpu = zip(*results, strict=True)
+            rates[label, name], per_cpu[label, name] = statistics.median(rate), statistics.median(rate_cpu)
+            print(line.format(label, name, sum(ok), f"{rates[label, name]:.0f}", sum(errors),
+                              f"{statistics.median(cpu):.0f}", f"{per_cpu[label, name]:.0f}"))
+        print("  cpu%, req/cpu-s: of the server process; well below 100 % the client or the host limited it")
+        print(f"  fresh task {fresh} was {status} after the runs")
+        ratios = {label: rates[label, "simulator"] / rates[label, "bare"] for label in tasks}
+        for label, ratio in ratios.items():
+            by_cpu = per_cpu[label, "simulator"] / (per_cpu[label, "bare"] or float("nan"))
+            print(f"  {label:<21} simulator/bare = {ratio:.2f} in req/s, {by_cpu:.2f} per server CPU-second")
+        print("the ratio is the worse of the two tasks, in req/s:")
+        print(f"ratio simulator/bare = {min(ratios.values()):.2f} (target >= {TARGET:.2f})")
+    finally:
+        for process in processes:
+            stop(process)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,181 @@
+"""The journal: every request and response the simulator saw, with secrets redacted; JSON and HAR export."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from http import HTTPStatus
+from typing import Any
+
+#: Largest response or request body kept in an entry, in bytes (larger ones are summarised).
+MAX_BODY = 64 * 1024
+_SECRET_HEADERS = re.compile(r"authorization|api[-_]?key|token|cookie", re.IGNORECASE)
+_SECRET_QUERY = re.compile(r"^(key|api_key|apikey|token|sig)$", re.IGNORECASE)
+REDACTED = "[redacted]"
+
+
+@dataclass(slots=True)
+class Entry:
+    """One exchange.
+
+    Attributes:
+        seq: 1-based sequence number.
+        at: Simulated time of arrival (unix seconds, the simulator's clock).
+        wall: Real time of arrival (unix seconds).
+        duration_ms: Real time to the response, in milliseconds.
+        method: HTTP method.
+        path: Request path.
+        query: Query parameters (secrets redacted).
+        operation: Route name (``dialect:operation``), or ``""`` when no route matched.
+        task_id: The task the request concerned, when known.
+        request_headers: Request headers (secrets redacted).
+        request_body: JSON body, a text body, or ``{"bytes": n, "content_type": …}``.
+        status: Response status (0 when the connection was reset or hung up).
+        response_headers: Response headers.
+        response_body: Like ``request_body``, for the response.
+        fault: The fault rule that fired, if any.
+    """
+
+    seq: int
+    at: float
+    wall: float
+    duration_ms: float
+    method: str
+    path: str
+    query: dict[str, str]
+    operation: str
+    task_id: str | None
+    request_headers: dict[str, str]
+    request_body: Any
+    status: int
+    response_headers: dict[str, str]
+    response_body: Any
+    fault: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers with Authorization, API keys and tokens replaced by ``[redacted]``."""
+    return {name: REDACTED if _SECRET_HEADERS.search(name) else value for name, value in headers}
+
+
+def redact_query(query: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Query parameters with keys, tokens and URL signatures replaced by ``[redacted]``."""
+    return {name: REDACTED if _SECRET_QUERY.match(name) else value for name, value in query}
+
+
+def describe_body(data: bytes | None, content_type: str) -> Any:
+    """A body as kept in the journal: parsed JSON, text, or a size summary (binary or large)."""
+    if not data:
+        return None
+    if len(data) > MAX_BODY or not (content_type.startswith(("application/json", "text/"))
+                                    or content_type.endswith("+json")):
+        return {"bytes": len(data), "content_type": content_type}
+    text = data.decode("utf-8", "replace")
+    if "json" in content_type:
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+    return text
+
+
+class Journal:
+    """A bounded record of exchanges, one per app instance.
+
+    Args:
+        limit: How many entries to keep (the oldest fall out first).
+    """
+
+    def __init__(self, limit: int = 10_000) -> None:
+        self.entries: deque[Entry] = deque(maxlen=limit)
+        self._seq = 0
+
+    def next_seq(self) -> int:
+        """Reserve the next sequence number."""
+        self._seq += 1
+        return self._seq
+
+    def record(self, entry: Entry) -> None:
+        """Keep one exchange."""
+        self.entries.append(entry)
+
+    def clear(self) -> None:
+        """Forget every entry (sequence numbers go on)."""
+        self.entries.clear()
+
+    def find(self, *, method: str | None = None, path: str | None = None, operation: str | None = None,
+             task_id: str | None = None, status: int | None = None, since: int | None = None) -> list[Entry]:
+        """Entries matching every given filter (``path`` is a prefix, ``operation`` exact or a dialect)."""
+        found = []
+        for entry in self.entries:
+            if method is not None and entry.method != method.upper():
+                continue
+            if path is not None and not entry.path.startswith(path):
+                continue
+            if operation is not None and operation not in (entry.operation, entry.operation.split(":")[0]):
+                continue
+            if task_id is not None and entry.task_id != task_id:
+                continue
+            if status is not None and entry.status != status:
+                continue
+            if since is not None and entry.seq <= since:
+                continue
+            found.append(entry)
+        return found
+
+    @staticmethod
+    def as_json(entries: Iterable[Entry]) -> list[dict[str, Any]]:
+        """Entries as JSON-ready dicts."""
+        return [asdict(entry) for entry in entries]
+
+    @staticmethod
+    def as_har(entries: Iterable[Entry], base_url: str) -> dict[str, Any]:
+        """Entries as a HAR 1.2 log (secrets already redacted)."""
+        return {"log": {"version": "1.2", "creator": {"name": "videomock", "version": "0.1.0"},
+                        "entries": [_har_entry(entry, base_url) for entry in entries]}}
+
+
+def _har_body(body: Any) -> tuple[int, str | None]:
+    if body is None:
+        return 0, None
+    if isinstance(body, dict) and set(body) == {"bytes", "content_type"}:
+        return body["bytes"], None
+    text = body if isinstance(body, str) else json.dumps(body)
+    return len(text.encode()), text
+
+
+def _har_entry(entry: Entry, base_url: str) -> dict[str, Any]:
+    query = "&".join(f"{k}={v}" for k, v in entry.query.items())
+    url = base_url + entry.path + (f"?{query}" if query else "")
+    request_size, request_text = _har_body(entry.request_body)
+    response_size, response_text = _har_body(entry.response_body)
+    request: dict[str, Any] = {
+        "method": entry.method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+        "headers": [{"name": k, "value": v} for k, v in entry.request_headers.items()],
+        "queryString": [{"name": k, "value": v} for k, v in entry.query.items()],
+        "headersSize": -1, "bodySize": request_size,
+    }
+    if request_text is not None:
+        request["postData"] = {"mimeType": entry.request_headers.get("Content-Type", ""), "text": request_text}
+    try:
+        status_text = HTTPStatus(entry.status).phrase
+    except ValueError:
+        status_text = ""
+    content: dict[str, Any] = {"size": response_size, "mimeType": entry.response_headers.get("Content-Type", "")}
+    if response_text is not None:
+        content["text"] = response_text
+    return {
+        "startedDateTime": datetime.fromtimestamp(entry.wall, UTC).isoformat(),
+        "time": entry.duration_ms,
+        "request": request,
+        "response": {"status": entry.status, "statusText": status_text, "httpVersion": "HTTP/1.1", "cookies": [],
+                     "headers": [{"name": k, "value": v} for k, v in entry.response_headers.items()],
+                     "content": content, "redirectURL": "", "headersSize": -1, "bodySize": response_size},
+        "cache": {}, "timings": {"send": 0, "wait": entry.duration_ms, "receive": 0},
+        "comment": f"seq {entry.seq}; operation {entry.operation or '-'}; fault {entry.fault or '-'}",
+    }

@@ -1,0 +1,227 @@
+"""Middlewares around every API request: the journal (outermost) and fault injection.
+
+Errors are rendered once, by ``render_error`` here, in the envelope of the route's dialect; the
+error middleware of ``mockserver.app`` and the ``respond`` fault both use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import hdrs, web
+
+from mockserver.errors import ApiError
+from mockserver.faults import FaultRule, RequestFacts
+from mockserver.journal import Entry, describe_body, redact_headers, redact_query
+from mockserver.keys import BACKEND, CLOCK, CONFIG, FAULTS, JOURNAL, PROFILE
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Request keys set by this module and read by handlers.
+FAULT_KEY = "videomock_fault"
+NOT_READY_KEY = "videomock_not_ready"
+MEDIA_PATH_KEY = "videomock_media_path"
+TASK_ID_KEY = "videomock_task_id"
+CONTROL_PREFIX = "/_videomock/"
+
+
+def dialect_of(request: web.Request) -> str:
+    """The dialect of the matched route (``gateway``, ``openai``, ``media``, ``control``) from its name."""
+    name = request.match_info.route.name or ""
+    if ":" in name:
+        return name.split(":", 1)[0]
+    return "gateway" if request.path.startswith("/v1/video/") else "openai"
+
+
+def render_error(request: web.Request, error: ApiError) -> web.Response:
+    """Render ``error`` once, in the envelope of the route's dialect (and gateway profile)."""
+    if dialect_of(request) == "gateway":
+        status, body = request.app[PROFILE].render_error(error)
+    else:
+        status, body = error.status, {"error": {"message": error.message, "type": error.type,
+                                                "param": error.param, "code": error.code}}
+    return web.json_response(body, status=status, headers=error.headers)
+
+
+def _api_key(request: web.Request) -> str:
+    _, _, key = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    return key.strip()
+
+
+def _readable(request: web.Request) -> bool:
+    """Whether the body can be read here without tripping the size limit the handler reports (413)."""
+    length = request.content_length
+    return length is not None and length <= min(1 << 20, request.app[CONFIG].max_body_bytes)
+
+
+def _task_id(request: web.Request) -> str | None:
+    info = request.match_info
+    return info.get("task_id") or info.get("video_id") or request.query.get("id") or request.get(TASK_ID_KEY)
+
+
+async def _facts(request: web.Request) -> RequestFacts:
+    model = None
+    task_id = _task_id(request)
+    if task_id:
+        task = request.app[BACKEND].find(task_id)
+        model = task.model if task else None
+    elif request.method == "POST" and request.content_type == "application/json" and _readable(request):
+        try:
+            body = json.loads(await request.read())
+            model = body.get("model") if isinstance(body, dict) else None
+        except (ValueError, web.HTTPException):
+            model = None
+    elif request.method == "POST" and request.content_type == "multipart/form-data":
+        model = None  # the form is read by the handler; match multipart creates by operation instead
+    return RequestFacts(operation=request.match_info.route.name or "", path=request.path, method=request.method,
+                        dialect=dialect_of(request), model=model, api_key=_api_key(request))
+
+
+async def _body_bytes(request: web.Request, response: web.StreamResponse) -> bytes:
+    if isinstance(response, web.Response) and response.body is not None:
+        body = response.body
+        return bytes(body) if isinstance(body, bytes | bytearray) else str(body).encode()
+    path: Path | None = request.get(MEDIA_PATH_KEY)
+    return await asyncio.to_thread(path.read_bytes) if path is not None else b""
+
+
+async def _apply(request: web.Request, handler: Handler, rule: FaultRule) -> web.StreamResponse:
+    """Carry out one fault rule's action."""
+    if rule.action == "respond":
+        headers = dict(rule.headers)
+        if rule.retry_after is not None:
+            headers.setdefault("Retry-After", str(max(0, round(rule.retry_after))))
+            headers.setdefault("retry-after-ms", str(round(rule.retry_after * 1000)))
+        if rule.body is None:
+            error = ApiError(f"Injected fault {rule.id}: HTTP {rule.status}", status=rule.status,
+                             code=_code_for(rule.status), type=_type_for(rule.status), headers=headers)
+            return render_error(request, error)
+        if isinstance(rule.body, str):
+            return web.Response(text=rule.body, status=rule.status, headers=headers)
+        return web.json_response(rule.body, status=rule.status, headers=headers)
+    if rule.action == "not_ready":
+        request[NOT_READY_KEY] = rule.mode
+        return await handler(request)
+    if rule.action == "hang":
+        await asyncio.sleep(rule.seconds)
+        _close(request, reset=False)
+        return web.Response(status=504)
+    if rule.action == "reset":
+        _close(request, reset=True)
+        return web.Response(status=502)
+    response = await handler(request)
+    if rule.action == "pass":
+        return response
+    full = await _body_bytes(request, response)
+    if rule.action == "malformed_json":
+        cut = full[: max(1, len(full) // 2)] if full.startswith((b"{", b"[")) else b'{"task_id": "video_'
+        return web.Response(body=cut, status=response.status, content_type="application/json")
+    stream = web.StreamResponse(status=response.status, headers={
+        k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "transfer-encoding")})
+    stream.content_length = len(full)
+    await stream.prepare(request)
+    if rule.action == "truncate":
+        await stream.write(full[: rule.at_byte])
+        _close(request, reset=False)
+        return stream
+    chunk = max(1, int(rule.bytes_per_second / 10))  # slow_body: ten writes a second
+    for start in range(0, len(full), chunk):
+        await stream.write(full[start : start + chunk])
+        await asyncio.sleep(chunk / rule.bytes_per_second)
+    return stream
+
+
+def _close(request: web.Request, *, reset: bool) -> None:
+    transport = request.transport
+    if transport is None:
+        return
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
+
+
+def _code_for(status: int) -> str:
+    return {401: "invalid_api_key", 403: "permission_denied", 404: "not_found", 408: "request_timeout",
+            409: "conflict", 429: "rate_limit_exceeded", 500: "internal_error", 502: "bad_gateway",
+            503: "service_unavailable", 504: "gateway_timeout"}.get(status, f"http_{status}")
+
+
+def _type_for(status: int) -> str:
+    if status == 401:
+        return "authentication_error"
+    if status == 429:
+        return "rate_limit_error"
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
+@web.middleware
+async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply the first fault rule that fires for this request (none configured: nothing happens)."""
+    faults = request.app[FAULTS]
+    if not faults.rules or request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    rule = faults.pick(await _facts(request))
+    if rule is None:
+        return await handler(request)
+    request[FAULT_KEY] = rule.id
+    delay = faults.delay(rule)
+    if delay:
+        await asyncio.sleep(delay)
+    return await _apply(request, handler, rule)
+
+
+@web.middleware
+async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Record the exchange in the journal, secrets redacted (control API calls are not recorded)."""
+    if request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    journal = request.app[JOURNAL]
+    seq = journal.next_seq()
+    at, wall, started = request.app[CLOCK].now(), time.time(), time.perf_counter()
+    request_body = None
+    if request.body_exists and request.content_type.startswith("multipart/"):
+        # The handler parses the stream itself: reading it here would consume it.
+        request_body = {"bytes": request.content_length, "content_type": request.content_type}
+    elif request.body_exists and _readable(request):
+        try:
+            request_body = describe_body(await request.read(), request.content_type)
+        except web.HTTPException:
+            request_body = {"bytes": request.content_length, "content_type": request.content_type}
+    response: web.StreamResponse | None = None
+    try:
+        response = await handler(request)
+        return response
+    finally:
+        status, headers, body = 0, {}, None
+        if (response is not None and response.prepared) or isinstance(response, web.Response):
+            assert response is not None
+            status, headers = response.status, dict(response.headers)
+            if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                body = describe_body(response.body, response.content_type)
+            elif response.content_length:
+                body = {"bytes": response.content_length, "content_type": response.content_type}
+        transport = request.transport
+        if request.get(FAULT_KEY) and (transport is None or transport.is_closing()):
+            status = 0  # reset, hang or truncate: the client saw no (complete) answer
+        task_id = _task_id(request)
+        if task_id is None and isinstance(body, dict):
+            task_id = body.get("task_id") or (body.get("id") if str(body.get("id", "")).startswith("video_")
+                                                else None)
+        journal.record(Entry(
+            seq=seq, at=at, wall=wall, duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            method=request.method, path=request.path, query=redact_query(request.query.items()),
+            operation=request.match_info.route.name or "", task_id=task_id,
+            request_headers=redact_headers(request.headers.items()), request_body=request_body,
+            status=status, response_headers=redact_headers(headers.items()), response_body=body,
+            fault=request.get(FAULT_KEY),
+        ))
