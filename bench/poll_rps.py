@@ -35,17 +35,10 @@ SUBMIT = {"model": "sora-2", "prompt": "x", "seconds": "4", "size": "720x1280"}
 TARGET = 0.70
 
 
-def pin(cpu: int) -> None:
-    """Servers on CPU 0, the load generator on CPU 1, so they never share a core (Linux, >= 2 CPUs)."""
-    if not os.environ.get("NOPIN") and hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2:
-        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[cpu]})
-
-
 def serve(kind: str, port: int) -> None:
     """Subprocess entry: the simulator as ``videomock serve`` runs it, or the bare app (bodies on stdin)."""
     from aiohttp import web
 
-    pin(0)
     if kind == "simulator":
         from mockserver.config import ServerConfig
         from mockserver.server import serve_forever
@@ -182,7 +175,6 @@ def main() -> None:
         for path, body in bodies.items():
             assert request("GET", f"http://127.0.0.1:{bare_port}{path}").decode() == body, path
         servers = {"simulator": (processes[0], sim_port), "bare": (processes[1], bare_port)}
-        pin(1)  # this process and wrk, after the servers have started
 
         print(f"poll GET /v1/video/generations/{{task_id}}: client {client}, {args.concurrency} connections, "
               f"{args.duration:g} s x {args.rounds} round(s), median reported; 127.0.0.1, {os.cpu_count()} CPUs")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -123,7 +124,10 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
     app.on_cleanup.append(_close_media)
     app[PROFILE] = get_profile(config.profile)
-    app[URL_SECRET] = secrets.token_bytes(32)
+    # Seeded runs sign URLs the same way every time (determinism); unseeded ones use a random secret.
+    seeded = config.seed is not None
+    app[URL_SECRET] = (hashlib.sha256(f"videomock:{config.seed}".encode()).digest() if seeded
+                       else secrets.token_bytes(32))
     if config.examples:
         preload_documented_tasks(app[BACKEND])
     app.add_routes(gateway.routes)

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
+import yaml
 
 from mockserver.config import DEFAULT_API_KEY, ServerConfig
 from mockserver.profiles import PROFILES
@@ -38,14 +42,25 @@ def main() -> None:
               help="Largest request body in bytes; larger bodies get 413.")
 @click.option("--video-bytes", type=click.IntRange(min=1), default=None,
               help="Pad every MP4 to this many bytes (still valid), to test large downloads.")
+@click.option("--config", "config_file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Scenario file (YAML or JSON): timings, failure rates, scripts, keys, faults.")
+@click.option("--not-ready", type=click.Choice(["202", "json200", "404"]), default=None,
+              help="How /v1/videos/{id}/content answers while not ready (overrides the scenario file; default 202).")
+@click.option("--control-token", default=None, metavar="TOKEN",
+              help="Open the /_videomock/ control API to callers off loopback that send X-Videomock-Token.")
 @click.option("--examples/--no-examples", default=True, show_default=True,
               help="Preload the task IDs of the seeds' examples (video_69095b4c…, video_xxx).")
 def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_kind: str, seed: int | None,
-          ttl: float, profile: str, max_body_bytes: int, video_bytes: int | None, examples: bool) -> None:
+          ttl: float, profile: str, max_body_bytes: int, video_bytes: int | None, config_file: str | None,
+          not_ready: str | None, control_token: str | None, examples: bool) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
+    scenarios = _load_scenarios(config_file)
+    if not_ready is not None:
+        scenarios["not_ready"] = not_ready
     config = ServerConfig(host=host, port=port, api_keys=api_keys or (DEFAULT_API_KEY,), speed=speed,
                           manual_clock=clock_kind == "manual", seed=seed, ttl=ttl, profile=profile,
-                          max_body_bytes=max_body_bytes, video_bytes=video_bytes, examples=examples)
+                          max_body_bytes=max_body_bytes, video_bytes=video_bytes, scenarios=scenarios,
+                          control_token=control_token, examples=examples)
     if not _is_loopback(host):
         click.echo(f"warning: binding {host}, which is not loopback: other machines can reach this simulator",
                    err=True)
@@ -58,7 +73,10 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_k
         click.echo(f"  profile:  {profile}; clock: {clock_kind} x{speed:g}; Ctrl-C stops", err=False)
         sys.stdout.flush()
 
-    asyncio.run(serve_forever(config, announce))
+    try:
+        asyncio.run(serve_forever(config, announce))
+    except ValueError as exc:  # an invalid scenario file or fault rule
+        raise click.UsageError(str(exc)) from None
     click.echo("videomock stopped")
 
 
@@ -69,3 +87,16 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _load_scenarios(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise click.BadParameter(f"{path}: {exc}", param_hint="--config") from None
+    if not isinstance(data, dict):
+        raise click.BadParameter(f"{path}: a scenario file holds a mapping", param_hint="--config")
+    return data

@@ -24,10 +24,10 @@ from mockserver.keys import BACKEND, CLOCK, CONFIG, FAULTS, JOURNAL, PROFILE
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Request keys set by this module and read by handlers.
-FAULT_KEY = "videomock_fault"
-NOT_READY_KEY = "videomock_not_ready"
-MEDIA_PATH_KEY = "videomock_media_path"
-TASK_ID_KEY = "videomock_task_id"
+FAULT_KEY = web.RequestKey("videomock_fault", str)
+NOT_READY_KEY = web.RequestKey("videomock_not_ready", str)
+MEDIA_PATH_KEY = web.RequestKey("videomock_media_path", Path)
+TASK_ID_KEY = web.RequestKey("videomock_task_id", str)
 CONTROL_PREFIX = "/_videomock/"
 
 

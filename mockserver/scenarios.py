@@ -22,16 +22,12 @@ A scenario file is YAML or JSON (examples in ``fixtures/scenarios/``)::
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from mockserver.errors import InvalidParameter
 from mockserver.lifecycle import BUILTIN_SCRIPTS, DEFAULT_TIMINGS, FAILURES, Script, Timing
@@ -106,7 +102,7 @@ class ScenarioBook:
     """
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
-        data = dict(data or {})
+        data = {k: v for k, v in (data or {}).items() if not k.startswith("_")}  # "_comment" keys
         allowed = {"default", "ttl", "not_ready", "models", "scripts", "keys", "faults"}
         unknown = set(data) - allowed
         if unknown:
@@ -123,21 +119,11 @@ class ScenarioBook:
         self.queue: deque[str] = deque()
         self._random = random.Random(seed)
         for name in [self.default, *self.keys.values()]:
-            self.check(name)
+            if name not in self.scripts:
+                raise ValueError(f"scenario file names an unknown scenario {name!r}; one of "
+                                 f"{', '.join(sorted(self.scripts))}")
         if self.not_ready not in ("202", "json200", "404"):
             raise ValueError(f"not_ready must be 202, json200 or 404, got {self.not_ready!r}")
-
-    @classmethod
-    def from_file(cls, path: str | Path, *, seed: int | None = None) -> ScenarioBook:
-        """Load a YAML or JSON scenario file.
-
-        Raises:
-            OSError: the file cannot be read.
-            ValueError: its content is invalid (the message says what).
-        """
-        text = Path(path).read_text(encoding="utf-8")
-        data = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-        return cls(data, seed=seed)
 
     def check(self, name: str, source: str = "scenario") -> Script:
         """The script called ``name``.

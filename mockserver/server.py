@@ -15,6 +15,7 @@ from mockserver.app import create_app
 from mockserver.backend import VideoBackend
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
+from mockserver.control import CONTROLLER, Controller
 from mockserver.keys import BACKEND, CLOCK, CONFIG
 
 
@@ -67,6 +68,11 @@ class ServerThread:
         return self.app[CLOCK]
 
     @property
+    def control(self) -> Controller:
+        """The control verbs (see ``mockserver.control.Controller``), run on the server's loop thread."""
+        return _ThreadSafe(self, self.app[CONTROLLER])  # type: ignore[return-value]
+
+    @property
     def backend(self) -> VideoBackend:
         """The task store and verbs."""
         return self.app[BACKEND]
@@ -106,6 +112,19 @@ class ServerThread:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+class _ThreadSafe:
+    """Calls a Controller's methods on the server's loop thread, from any thread."""
+
+    def __init__(self, server: ServerThread, controller: Controller) -> None:
+        self._server, self._controller = server, controller
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._controller, name)
+        if not callable(attribute):
+            return attribute
+        return lambda *args, **kwargs: self._server.call(lambda: attribute(*args, **kwargs))
 
 
 async def serve_forever(config: ServerConfig, announce: Callable[[str, int], None]) -> None:

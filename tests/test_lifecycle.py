@@ -76,3 +76,32 @@ def test_speed_scales_real_time():
     assert clock.now() - start >= 3600 * 0.05 * 0.9
     clock.set_speed(1)
     assert clock.speed == 1
+
+
+def test_script_checks_its_fields():
+    with pytest.raises(ValueError, match="fail_at"):
+        Script(fail_at=100)
+    with pytest.raises(ValueError, match="failure kind"):
+        Script(error="nope")
+    with pytest.raises(ValueError, match="not_ready"):
+        Script(not_ready="500")
+
+
+def test_stall_then_resume_plan():
+    plan = plan_for(Timing(submitted=0, queued=0, base=99, per_second=0), 4, Script(stall_at=50, stall_seconds=10))
+    assert snapshot(plan, 0, 50).progress == 50
+    assert snapshot(plan, 0, 59).progress == 50
+    assert snapshot(plan, 0, 61).progress == 51
+    assert snapshot(plan, 0, 110).status is Status.SUCCEEDED
+
+
+def test_settle_ends_a_task_now():
+    plan = plan_for(Timing(submitted=1, queued=1, base=100, per_second=0), 4)
+    succeeded = settle(plan, 0, 30)
+    state = snapshot(succeeded, 0, 30)
+    assert state.status is Status.SUCCEEDED and state.completed_at == 30
+    failed = settle(plan, 0, 0.5, error=FAILURES["internal"])
+    assert snapshot(failed, 0, 0.5).status is Status.FAILED
+    expired = settle(plan, 0, 10, expire=True)
+    assert snapshot(expired, 0, 10).expired
+    assert settle(succeeded, 0, 40) is succeeded, "a terminal task keeps its outcome"
