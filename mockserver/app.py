@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import traceback
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -22,7 +23,7 @@ from mockserver.faults import FaultBook
 from mockserver.fixtures_data import preload_documented_tasks
 from mockserver.http import media_response, signature_ok
 from mockserver.journal import Journal
-from mockserver.keys import BACKEND, CLOCK, CONFIG, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
+from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
 from mockserver.media import MediaSynthesizer
 from mockserver.middleware import fault_middleware, journal_middleware, render_error
 from mockserver.profiles import get_profile
@@ -53,6 +54,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception:
         log.exception("internal error on %s %s", request.method, request.path)
+        request.app[ERRORS].append(f"{request.method} {request.path}\n{traceback.format_exc()}")
         return render_error(request, ApiError("The simulator failed on this request; see its log",
                                               status=500, code="internal_error", type="server_error"))
 
@@ -121,6 +123,7 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
         app[FAULTS].add(spec)
     app[JOURNAL] = Journal(config.journal_limit)
     app[CONTROLLER] = Controller(app)
+    app[ERRORS] = []
     app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
     app.on_cleanup.append(_close_media)
     app[PROFILE] = get_profile(config.profile)

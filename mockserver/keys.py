@@ -21,3 +21,5 @@ FAULTS = web.AppKey("faults", FaultBook)
 JOURNAL = web.AppKey("journal", Journal)
 #: Secret for signing the video URLs the simulator hands out (random per app instance).
 URL_SECRET = web.AppKey("url_secret", bytes)
+#: Tracebacks of unexpected errors inside handlers (the pytest plugin fails the test that caused one).
+ERRORS = web.AppKey("errors", list[str])

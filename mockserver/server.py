@@ -16,7 +16,7 @@ from mockserver.backend import VideoBackend
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
 from mockserver.control import CONTROLLER, Controller
-from mockserver.keys import BACKEND, CLOCK, CONFIG
+from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS
 
 
 async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
@@ -71,6 +71,11 @@ class ServerThread:
     def control(self) -> Controller:
         """The control verbs (see ``mockserver.control.Controller``), run on the server's loop thread."""
         return _ThreadSafe(self, self.app[CONTROLLER])  # type: ignore[return-value]
+
+    @property
+    def errors(self) -> list[str]:
+        """Tracebacks of unexpected errors inside the simulator's handlers (clear it to start over)."""
+        return self.app[ERRORS]
 
     @property
     def backend(self) -> VideoBackend:

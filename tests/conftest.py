@@ -9,6 +9,8 @@ import requests
 
 from mockserver.server import ServerThread
 
+pytest_plugins = ["pytester"]
+
 
 class Client(requests.Session):
     """A requests session bound to one simulator: relative paths, the API key sent by default."""
