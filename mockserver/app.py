@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import traceback
 import secrets
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import Any
 

@@ -445,3 +445,16 @@ def test_bundled_scenario_files_load():
     for path in sorted((fixtures_dir() / "scenarios").iterdir()):
         with make(scenarios=load(f"scenarios/{path.name}")) as server:
             assert control(server, "GET", "health")["status"] == "ok"
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("202", 202), ("json200", 200)])
+def test_not_ready_fault_on_the_content_endpoint(client, server, mode, expected):
+    created = client.post("/v1/videos", json={"prompt": "A cat", "seconds": "4"}).json()
+    control(server, "POST", f"tasks/{created['id']}/succeed")
+    assert client.get(f"/v1/videos/{created['id']}/content").headers["Content-Type"] == "video/mp4"
+    control(server, "POST", "faults", json={"match": {"operation": "openai:retrieve_video_content"},
+                                            "action": "not_ready", "mode": mode})
+    response = client.get(f"/v1/videos/{created['id']}/content")
+    assert response.status_code == expected
+    assert response.headers["Content-Type"].startswith("application/json")
+    assert response.json()  # a JSON body, never video bytes

@@ -57,6 +57,7 @@ from mockserver.errors import (
 from mockserver.http import check_prompt, media_response, read_json, select_scenario
 from mockserver.keys import BACKEND, CLOCK
 from mockserver.lifecycle import Snapshot, Status
+from mockserver.middleware import NOT_READY_KEY
 
 routes = web.RouteTableDef()
 
@@ -403,14 +404,17 @@ async def retrieve_video_content(request: web.Request) -> web.StreamResponse:
     variant = check_choice("variant", request.query.get("variant"), VARIANTS, "video")
     task, _ = find_video(request)
     backend = request.app[BACKEND]
-    mode = not_ready_mode(request) or task.extra.get("not_ready") or backend.scenarios.not_ready
+    forced = request.get(NOT_READY_KEY)  # a not_ready fault: "not ready" even when it is
+    mode = forced or not_ready_mode(request) or task.extra.get("not_ready") or backend.scenarios.not_ready
     try:
         backend.get_video(task.id)
+        if forced is None:
+            return await media_response(request, task, variant)
     except TaskNotReady:
-        if mode == "json200":
-            return web.json_response(SEED_004_NOT_READY_BODY)
-        raise VideoNotReady(status=int(mode)) from None
-    return await media_response(request, task, variant)
+        pass
+    if mode == "json200":
+        return web.json_response(SEED_004_NOT_READY_BODY)
+    raise VideoNotReady(status=int(mode))
 
 
 @routes.post("/v1/videos/{operation:edits|extensions|characters}", name="openai:not_simulated")
