@@ -10,6 +10,7 @@ Used by the pytest plugin's ``videomock`` fixture, and usable on its own::
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from mockserver.server import ServerThread
@@ -120,7 +121,7 @@ class Videomock:
     def poll_gaps(self, task_id: str) -> list[float]:
         """Simulated seconds between consecutive status reads of a task."""
         times = [e["at"] for e in self.polls(task_id)]
-        return [round(later - earlier, 6) for earlier, later in zip(times, times[1:], strict=False)]
+        return [round(later - earlier, 6) for earlier, later in itertools.pairwise(times)]
 
     def assert_polled(self, task_id: str, *, times: int | None = None, at_least: int | None = None,
                       at_most: int | None = None) -> None:
