@@ -1,8 +1,9 @@
 """Status-poll benchmark: requests per second of ``GET /v1/video/generations/{task_id}``.
 
 The simulator and a bare aiohttp app that answers the same path with the exact bytes the simulator
-returned run side by side, each in its own subprocess, under identical load; the result is the
-ratio simulator/bare (target >= 0.70). Printed, never asserted: the exit status does not depend on it.
+returned run side by side, each in its own subprocess on the same event loop (uvloop when installed),
+under identical load; the result is the ratio simulator/bare (target >= 0.70). Printed, never
+asserted: the exit status does not depend on it.
 
 Two tasks are polled: the documented example (already succeeded) and a freshly submitted one that
 stays ``in_progress`` (``X-Videomock-Scenario: stall``). The load comes from ``wrk -t1`` when it is
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -41,16 +43,18 @@ def serve(kind: str, port: int) -> None:
 
     if kind == "simulator":
         from mockserver.config import ServerConfig
-        from mockserver.server import serve_forever
+        from mockserver.server import run
 
-        asyncio.run(serve_forever(ServerConfig(port=port), lambda host, port: None))
+        run(ServerConfig(port=port), lambda host, port: None)
         return
     app = web.Application()
     for path, text in json.load(sys.stdin).items():
         async def handler(request: web.Request, body: bytes = text.encode()) -> web.Response:
             return web.Response(body=body, content_type="application/json")
         app.router.add_get(path, handler)
-    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None)
+    from mockserver.server import new_event_loop  # the simulator's loop (uvloop when installed): a fair peer
+
+    web.run_app(app, host="127.0.0.1", port=port, access_log=None, print=None, loop=new_event_loop())
 
 
 def start(kind: str, processes: list[subprocess.Popen[bytes]], stdin: bytes | None = None) -> int:
@@ -177,7 +181,8 @@ def main() -> None:
         servers = {"simulator": (processes[0], sim_port), "bare": (processes[1], bare_port)}
 
         print(f"poll GET /v1/video/generations/{{task_id}}: client {client}, {args.concurrency} connections, "
-              f"{args.duration:g} s x {args.rounds} round(s), median reported; 127.0.0.1, {os.cpu_count()} CPUs")
+              f"{args.duration:g} s x {args.rounds} round(s), median reported; 127.0.0.1, {os.cpu_count()} CPUs; "
+              f"both servers on {'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio'}")
         for _, port in servers.values():  # warm-up, not counted
             asyncio.run(aiohttp_load(f"http://127.0.0.1:{port}/v1/video/generations/{EXAMPLE}", 8, 0.5))
         runs: dict[tuple[str, str], list[tuple]] = {}

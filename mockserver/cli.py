@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import sys
@@ -14,7 +13,7 @@ import yaml
 
 from mockserver.config import DEFAULT_API_KEY, ServerConfig
 from mockserver.profiles import PROFILES
-from mockserver.server import serve_forever
+from mockserver.server import run
 
 
 @click.group()
@@ -74,7 +73,7 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_k
         sys.stdout.flush()
 
     try:
-        asyncio.run(serve_forever(config, announce))
+        run(config, announce)
     except ValueError as exc:  # an invalid scenario file or fault rule
         raise click.UsageError(str(exc)) from None
     click.echo("videomock stopped")

@@ -33,6 +33,7 @@ from mockserver.errors import ApiError, InvalidJSON, InvalidParameter
 from mockserver.faults import FaultBook
 from mockserver.fixtures_data import preload_documented_tasks
 from mockserver.journal import Journal
+from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, CLOCK, CONFIG, FAULTS, JOURNAL
 from mockserver.lifecycle import FAILURES, settle
 
@@ -258,25 +259,25 @@ def _bad(exc: ValueError, param: str) -> InvalidParameter:
 
 @routes.get("/_videomock/health", name="control:health")
 async def health(request: web.Request) -> web.Response:
-    return web.json_response(_ctl(request).health())
+    return json_response(_ctl(request).health())
 
 
 @routes.post("/_videomock/reset", name="control:reset")
 async def reset(request: web.Request) -> web.Response:
     body = await _json(request)
     _ctl(request).reset(journal_only=bool(body.get("journal_only", False)))
-    return web.json_response({"reset": "journal" if body.get("journal_only") else "all"})
+    return json_response({"reset": "journal" if body.get("journal_only") else "all"})
 
 
 @routes.get("/_videomock/clock", name="control:clock")
 async def clock(request: web.Request) -> web.Response:
-    return web.json_response(_ctl(request).clock_state())
+    return json_response(_ctl(request).clock_state())
 
 
 @routes.post("/_videomock/clock/advance", name="control:advance")
 async def advance(request: web.Request) -> web.Response:
     try:
-        return web.json_response(_ctl(request).advance(_number(await _json(request), "seconds")))
+        return json_response(_ctl(request).advance(_number(await _json(request), "seconds")))
     except ValueError as exc:
         raise _bad(exc, "seconds") from None
 
@@ -286,7 +287,7 @@ async def set_speed(request: web.Request) -> web.Response:
     body = await _json(request)
     manual = body.get("manual")
     try:
-        return web.json_response(_ctl(request).set_speed(_number(body, "speed"),
+        return json_response(_ctl(request).set_speed(_number(body, "speed"),
                                                          manual=None if manual is None else bool(manual)))
     except ValueError as exc:
         raise _bad(exc, "speed") from None
@@ -294,7 +295,7 @@ async def set_speed(request: web.Request) -> web.Response:
 
 @routes.get("/_videomock/scenarios", name="control:scenarios")
 async def scenarios(request: web.Request) -> web.Response:
-    return web.json_response(_ctl(request).scenarios())
+    return json_response(_ctl(request).scenarios())
 
 
 @routes.post("/_videomock/scenarios", name="control:add_scenario")
@@ -307,7 +308,7 @@ async def add_scenario(request: web.Request) -> web.Response:
         _ctl(request).add_scenario(name, script)
     except (TypeError, ValueError) as exc:
         raise InvalidParameter("script", str(exc)) from None
-    return web.json_response({"name": name}, status=201)
+    return json_response({"name": name}, status=201)
 
 
 @routes.post("/_videomock/scenarios/next", name="control:enqueue")
@@ -316,18 +317,18 @@ async def enqueue(request: web.Request) -> web.Response:
     count = body.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
         raise InvalidParameter("count", "'count' must be an integer from 1 to 10000")
-    return web.json_response({"queue": _ctl(request).enqueue(str(body.get("scenario")), count)})
+    return json_response({"queue": _ctl(request).enqueue(str(body.get("scenario")), count)})
 
 
 @routes.get("/_videomock/faults", name="control:list_faults")
 async def list_faults(request: web.Request) -> web.Response:
-    return web.json_response(_ctl(request).list_faults())
+    return json_response(_ctl(request).list_faults())
 
 
 @routes.post("/_videomock/faults", name="control:add_fault")
 async def add_fault(request: web.Request) -> web.Response:
     try:
-        return web.json_response(_ctl(request).add_fault(await _json(request)), status=201)
+        return json_response(_ctl(request).add_fault(await _json(request)), status=201)
     except (TypeError, ValueError) as exc:
         raise InvalidParameter("fault", str(exc)) from None
 
@@ -335,7 +336,7 @@ async def add_fault(request: web.Request) -> web.Response:
 @routes.delete("/_videomock/faults", name="control:clear_faults")
 async def clear_faults(request: web.Request) -> web.Response:
     _ctl(request).clear_faults()
-    return web.json_response({"cleared": True})
+    return json_response({"cleared": True})
 
 
 @routes.delete("/_videomock/faults/{rule_id}", name="control:remove_fault")
@@ -343,23 +344,23 @@ async def remove_fault(request: web.Request) -> web.Response:
     rule_id = request.match_info["rule_id"]
     if not _ctl(request).remove_fault(rule_id):
         raise ApiError(f"No fault rule '{rule_id}'", status=404, code="not_found")
-    return web.json_response({"removed": rule_id})
+    return json_response({"removed": rule_id})
 
 
 @routes.get("/_videomock/tasks", name="control:tasks")
 async def tasks(request: web.Request) -> web.Response:
-    return web.json_response(_ctl(request).tasks())
+    return json_response(_ctl(request).tasks())
 
 
 @routes.get("/_videomock/tasks/{task_id}", name="control:task")
 async def task(request: web.Request) -> web.Response:
-    return web.json_response(_ctl(request).task(request.match_info["task_id"]))
+    return json_response(_ctl(request).task(request.match_info["task_id"]))
 
 
 @routes.post("/_videomock/tasks/{task_id}/{outcome:succeed|fail|expire}", name="control:force")
 async def force(request: web.Request) -> web.Response:
     body = await _json(request)
-    return web.json_response(_ctl(request).force(request.match_info["task_id"], request.match_info["outcome"],
+    return json_response(_ctl(request).force(request.match_info["task_id"], request.match_info["outcome"],
                                                  error=str(body.get("error", "internal"))))
 
 
@@ -377,13 +378,13 @@ async def journal(request: web.Request) -> web.Response:
                 raise InvalidParameter(name, f"'{name}' must be an integer") from None
     kind = request.query.get("format", "json")
     if kind == "har":
-        return web.json_response(_ctl(request).har(f"{request.scheme}://{request.host}", **filters))
+        return json_response(_ctl(request).har(f"{request.scheme}://{request.host}", **filters))
     if kind != "json":
         raise InvalidParameter("format", "'format' must be json or har")
-    return web.json_response(_ctl(request).entries(**filters))
+    return json_response(_ctl(request).entries(**filters))
 
 
 @routes.delete("/_videomock/journal", name="control:clear_journal")
 async def clear_journal(request: web.Request) -> web.Response:
     _ctl(request).reset(journal_only=True)
-    return web.json_response({"cleared": True})
+    return json_response({"cleared": True})

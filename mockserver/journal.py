@@ -6,10 +6,9 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NamedTuple
 
 #: Largest response or request body kept in an entry, in bytes (larger ones are summarised).
 MAX_BODY = 64 * 1024
@@ -18,26 +17,16 @@ _SECRET_QUERY = re.compile(r"^(key|api_key|apikey|token|sig)$", re.IGNORECASE)
 REDACTED = "[redacted]"
 
 
-@dataclass(slots=True)
-class Entry:
-    """One exchange.
+class Entry(NamedTuple):
+    """One exchange, kept raw and described only when read (recording stays off the hot path).
 
-    Attributes:
-        seq: 1-based sequence number.
-        at: Simulated time of arrival (unix seconds, the simulator's clock).
-        wall: Real time of arrival (unix seconds).
-        duration_ms: Real time to the response, in milliseconds.
-        method: HTTP method.
-        path: Request path.
-        query: Query parameters (secrets redacted).
-        operation: Route name (``dialect:operation``), or ``""`` when no route matched.
-        task_id: The task the request concerned, when known.
-        request_headers: Request headers (secrets redacted).
-        request_body: JSON body, a text body, or ``{"bytes": n, "content_type": …}``.
-        status: Response status (0 when the connection was reset or hung up).
-        response_headers: Response headers.
-        response_body: Like ``request_body``, for the response.
-        fault: The fault rule that fired, if any.
+    A tuple of plain values, so the garbage collector stops tracking it and a full journal costs
+    nothing per collection. Read it as a dict with :meth:`as_dict`: ``seq`` (1-based), ``at``
+    (simulated unix seconds), ``wall`` (real unix seconds), ``duration_ms``, ``method``, ``path``,
+    ``query``, ``operation`` (route name ``dialect:operation``, ``""`` when no route matched),
+    ``task_id``, ``request_headers``, ``request_body``, ``status`` (0 when the connection was reset
+    or cut), ``response_headers``, ``response_body`` (parsed JSON, text, or ``{"bytes",
+    "content_type"}``), ``fault`` (the fault rule that fired). Secrets are redacted in every view.
     """
 
     seq: int
@@ -46,26 +35,58 @@ class Entry:
     duration_ms: float
     method: str
     path: str
-    query: dict[str, str]
+    query: tuple[tuple[str, str], ...]
     operation: str
-    task_id: str | None
-    request_headers: dict[str, str]
-    request_body: Any
+    route_task_id: str | None
+    request_headers: tuple[tuple[str, str], ...]
+    request_body: bytes | tuple[int | None, str] | None  # raw bytes, or (size in bytes, content type)
+    request_type: str
     status: int
-    response_headers: dict[str, str]
-    response_body: Any
-    fault: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    response_headers: tuple[tuple[str, str], ...]
+    response_body: bytes | tuple[int | None, str] | None
+    response_type: str
+    fault: str | None
+
+    @property
+    def task_id(self) -> str | None:
+        """The task the exchange concerned: from the route, else from a task created by it."""
+        if self.route_task_id is not None:
+            return self.route_task_id
+        if isinstance(self.response_body, bytes) and self.status < 300:
+            body = describe_body(self.response_body, self.response_type)
+            if isinstance(body, dict):
+                found = body.get("task_id") or body.get("id")
+                if isinstance(found, str) and found.startswith(("video_", "task_")):
+                    return found
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The exchange as JSON-ready data, secrets redacted."""
+        return {
+            "seq": self.seq, "at": self.at, "wall": self.wall, "duration_ms": self.duration_ms,
+            "method": self.method, "path": self.path, "query": redact_query(self.query),
+            "operation": self.operation, "task_id": self.task_id,
+            "request_headers": redact_headers(self.request_headers),
+            "request_body": _described(self.request_body, self.request_type),
+            "status": self.status, "response_headers": redact_headers(self.response_headers),
+            "response_body": _described(self.response_body, self.response_type), "fault": self.fault,
+        }
+
+
+def _described(body: bytes | tuple[int | None, str] | None, content_type: str) -> Any:
+    if isinstance(body, tuple):
+        return {"bytes": body[0], "content_type": body[1]}
+    return describe_body(body, content_type)
 
 
 def redact_headers(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Headers with Authorization, API keys and tokens replaced by ``[redacted]``."""
-    return {name: REDACTED if _SECRET_HEADERS.search(name) else value for name, value in headers}
+    return {str(name): REDACTED if _SECRET_HEADERS.search(name) else value for name, value in headers}
 
 
 def redact_query(query: Iterable[tuple[str, str]]) -> dict[str, str]:
     """Query parameters with keys, tokens and URL signatures replaced by ``[redacted]``."""
-    return {name: REDACTED if _SECRET_QUERY.match(name) else value for name, value in query}
+    return {str(name): REDACTED if _SECRET_QUERY.match(name) else value for name, value in query}
 
 
 def describe_body(data: bytes | None, content_type: str) -> Any:
@@ -130,14 +151,14 @@ class Journal:
 
     @staticmethod
     def as_json(entries: Iterable[Entry]) -> list[dict[str, Any]]:
-        """Entries as JSON-ready dicts."""
-        return [asdict(entry) for entry in entries]
+        """Entries as JSON-ready dicts, secrets redacted."""
+        return [entry.as_dict() for entry in entries]
 
     @staticmethod
     def as_har(entries: Iterable[Entry], base_url: str) -> dict[str, Any]:
-        """Entries as a HAR 1.2 log (secrets already redacted)."""
+        """Entries as a HAR 1.2 log, secrets redacted."""
         return {"log": {"version": "1.2", "creator": {"name": "videomock", "version": "0.1.0"},
-                        "entries": [_har_entry(entry, base_url) for entry in entries]}}
+                        "entries": [_har_entry(entry.as_dict(), base_url) for entry in entries]}}
 
 
 def _har_body(body: Any) -> tuple[int, str | None]:
@@ -149,33 +170,33 @@ def _har_body(body: Any) -> tuple[int, str | None]:
     return len(text.encode()), text
 
 
-def _har_entry(entry: Entry, base_url: str) -> dict[str, Any]:
-    query = "&".join(f"{k}={v}" for k, v in entry.query.items())
-    url = base_url + entry.path + (f"?{query}" if query else "")
-    request_size, request_text = _har_body(entry.request_body)
-    response_size, response_text = _har_body(entry.response_body)
+def _har_entry(entry: dict[str, Any], base_url: str) -> dict[str, Any]:
+    query = "&".join(f"{k}={v}" for k, v in entry["query"].items())
+    url = base_url + entry["path"] + (f"?{query}" if query else "")
+    request_size, request_text = _har_body(entry["request_body"])
+    response_size, response_text = _har_body(entry["response_body"])
     request: dict[str, Any] = {
-        "method": entry.method, "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
-        "headers": [{"name": k, "value": v} for k, v in entry.request_headers.items()],
-        "queryString": [{"name": k, "value": v} for k, v in entry.query.items()],
+        "method": entry['method'], "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+        "headers": [{"name": k, "value": v} for k, v in entry['request_headers'].items()],
+        "queryString": [{"name": k, "value": v} for k, v in entry['query'].items()],
         "headersSize": -1, "bodySize": request_size,
     }
     if request_text is not None:
-        request["postData"] = {"mimeType": entry.request_headers.get("Content-Type", ""), "text": request_text}
+        request["postData"] = {"mimeType": entry['request_headers'].get("Content-Type", ""), "text": request_text}
     try:
-        status_text = HTTPStatus(entry.status).phrase
+        status_text = HTTPStatus(entry['status']).phrase
     except ValueError:
         status_text = ""
-    content: dict[str, Any] = {"size": response_size, "mimeType": entry.response_headers.get("Content-Type", "")}
+    content: dict[str, Any] = {"size": response_size, "mimeType": entry['response_headers'].get("Content-Type", "")}
     if response_text is not None:
         content["text"] = response_text
     return {
-        "startedDateTime": datetime.fromtimestamp(entry.wall, UTC).isoformat(),
-        "time": entry.duration_ms,
+        "startedDateTime": datetime.fromtimestamp(entry['wall'], UTC).isoformat(),
+        "time": entry['duration_ms'],
         "request": request,
-        "response": {"status": entry.status, "statusText": status_text, "httpVersion": "HTTP/1.1", "cookies": [],
-                     "headers": [{"name": k, "value": v} for k, v in entry.response_headers.items()],
+        "response": {"status": entry['status'], "statusText": status_text, "httpVersion": "HTTP/1.1", "cookies": [],
+                     "headers": [{"name": k, "value": v} for k, v in entry['response_headers'].items()],
                      "content": content, "redirectURL": "", "headersSize": -1, "bodySize": response_size},
-        "cache": {}, "timings": {"send": 0, "wait": entry.duration_ms, "receive": 0},
-        "comment": f"seq {entry.seq}; operation {entry.operation or '-'}; fault {entry.fault or '-'}",
+        "cache": {}, "timings": {"send": 0, "wait": entry['duration_ms'], "receive": 0},
+        "comment": f"seq {entry['seq']}; operation {entry['operation'] or '-'}; fault {entry['fault'] or '-'}",
     }

@@ -18,7 +18,8 @@ from aiohttp import hdrs, web
 
 from mockserver.errors import ApiError
 from mockserver.faults import FaultRule, RequestFacts
-from mockserver.journal import Entry, describe_body, redact_headers, redact_query
+from mockserver.journal import MAX_BODY, Entry
+from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, CLOCK, CONFIG, FAULTS, JOURNAL, PROFILE
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,7 +28,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULT_KEY = web.RequestKey("videomock_fault", str)
 NOT_READY_KEY = web.RequestKey("videomock_not_ready", str)
 MEDIA_PATH_KEY = web.RequestKey("videomock_media_path", Path)
-TASK_ID_KEY = web.RequestKey("videomock_task_id", str)
 CONTROL_PREFIX = "/_videomock/"
 
 
@@ -46,7 +46,7 @@ def render_error(request: web.Request, error: ApiError) -> web.Response:
     else:
         status, body = error.status, {"error": {"message": error.message, "type": error.type,
                                                 "param": error.param, "code": error.code}}
-    return web.json_response(body, status=status, headers=error.headers)
+    return json_response(body, status=status, headers=error.headers)
 
 
 def _api_key(request: web.Request) -> str:
@@ -62,7 +62,7 @@ def _readable(request: web.Request) -> bool:
 
 def _task_id(request: web.Request) -> str | None:
     info = request.match_info
-    return info.get("task_id") or info.get("video_id") or request.query.get("id") or request.get(TASK_ID_KEY)
+    return info.get("task_id") or info.get("video_id") or request.query.get("id")
 
 
 async def _facts(request: web.Request) -> RequestFacts:
@@ -104,7 +104,7 @@ async def _apply(request: web.Request, handler: Handler, rule: FaultRule) -> web
             return render_error(request, error)
         if isinstance(rule.body, str):
             return web.Response(text=rule.body, status=rule.status, headers=headers)
-        return web.json_response(rule.body, status=rule.status, headers=headers)
+        return json_response(rule.body, status=rule.status, headers=headers)
     if rule.action == "not_ready":
         request[NOT_READY_KEY] = rule.mode
         return await handler(request)
@@ -182,46 +182,49 @@ async def fault_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 @web.middleware
 async def journal_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Record the exchange in the journal, secrets redacted (control API calls are not recorded)."""
+    """Record the exchange in the journal (control API calls are not recorded).
+
+    Kept raw and cheap: bodies are parsed and secrets redacted only when the journal is read.
+    """
     if request.path.startswith(CONTROL_PREFIX):
         return await handler(request)
     journal = request.app[JOURNAL]
     seq = journal.next_seq()
     at, wall, started = request.app[CLOCK].now(), time.time(), time.perf_counter()
-    request_body = None
-    if request.body_exists and request.content_type.startswith("multipart/"):
-        # The handler parses the stream itself: reading it here would consume it.
-        request_body = {"bytes": request.content_length, "content_type": request.content_type}
-    elif request.body_exists and _readable(request):
-        try:
-            request_body = describe_body(await request.read(), request.content_type)
-        except web.HTTPException:
-            request_body = {"bytes": request.content_length, "content_type": request.content_type}
+    request_body: bytes | tuple[int | None, str] | None = None
+    if request.body_exists:
+        if request.content_type.startswith("multipart/") or not _readable(request):
+            # Multipart: the handler parses the stream itself, reading it here would consume it.
+            request_body = (request.content_length, request.content_type)
+        else:
+            try:
+                raw = await request.read()
+                request_body = raw if len(raw) <= MAX_BODY else (len(raw), request.content_type)
+            except web.HTTPException:
+                request_body = (request.content_length, request.content_type)
     response: web.StreamResponse | None = None
     try:
         response = await handler(request)
         return response
     finally:
-        status, headers, body = 0, {}, None
-        if (response is not None and response.prepared) or isinstance(response, web.Response):
-            assert response is not None
-            status, headers = response.status, dict(response.headers)
-            if isinstance(response, web.Response) and isinstance(response.body, bytes):
-                body = describe_body(response.body, response.content_type)
+        status, headers, content_type = 0, (), ""
+        body: bytes | tuple[int | None, str] | None = None
+        if response is not None and (response.prepared or isinstance(response, web.Response)):
+            status, headers, content_type = response.status, tuple(response.headers.items()), response.content_type
+            raw_body = response.body if isinstance(response, web.Response) else None
+            if isinstance(raw_body, bytes) and len(raw_body) <= MAX_BODY:
+                body = raw_body
             elif response.content_length:
-                body = {"bytes": response.content_length, "content_type": response.content_type}
+                body = (response.content_length, content_type)
+        fault = request.get(FAULT_KEY) if request.app[FAULTS].rules else None
         transport = request.transport
-        if request.get(FAULT_KEY) and (transport is None or transport.is_closing()):
+        if fault and (transport is None or transport.is_closing()):
             status = 0  # reset, hang or truncate: the client saw no (complete) answer
-        task_id = _task_id(request)
-        if task_id is None and isinstance(body, dict):
-            task_id = body.get("task_id") or (body.get("id") if str(body.get("id", "")).startswith("video_")
-                                                else None)
         journal.record(Entry(
             seq=seq, at=at, wall=wall, duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            method=request.method, path=request.path, query=redact_query(request.query.items()),
-            operation=request.match_info.route.name or "", task_id=task_id,
-            request_headers=redact_headers(request.headers.items()), request_body=request_body,
-            status=status, response_headers=redact_headers(headers.items()), response_body=body,
-            fault=request.get(FAULT_KEY),
+            method=request.method, path=request.path, query=tuple(request.query.items()),
+            operation=request.match_info.route.name or "", route_task_id=_task_id(request),
+            request_headers=tuple(request.headers.items()), request_body=request_body,
+            request_type=request.content_type, status=status, response_headers=headers, response_body=body,
+            response_type=content_type, fault=fault,
         ))

@@ -19,6 +19,21 @@ from mockserver.control import CONTROLLER, Controller
 from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """A uvloop event loop when uvloop is installed (much faster I/O), else asyncio's default."""
+    try:
+        import uvloop
+    except ImportError:  # e.g. Windows, where uvloop does not exist
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run(config: ServerConfig, announce: Callable[[str, int], None]) -> None:
+    """Serve ``config`` in the foreground on a fresh (uv)loop until SIGINT or SIGTERM."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(serve_forever(config, announce))
+
+
 async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -42,7 +57,7 @@ class ServerThread:
     def __init__(self, config: ServerConfig | None = None, **overrides: Any) -> None:
         overrides.setdefault("port", 0)
         self.app = create_app(config, **overrides)
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="videomock", daemon=True)
         self._runner: web.AppRunner | None = None
         self.port = 0

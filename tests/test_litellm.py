@@ -7,6 +7,7 @@ wraps the video ID with its provider; it needs ``LITELLM_LOCAL_MODEL_COST_MAP=Tr
 
 from __future__ import annotations
 
+import json
 import os
 
 # Set before LiteLLM is imported: it reads the variable at import.
@@ -50,7 +51,8 @@ def test_generation_status_and_content(server, api):
 def test_content_before_completion_per_not_ready_mode(api):
     video = litellm.video_generation(prompt="A cat", model="openai/sora-2", **api)
     # Seed 004's 202: a client that takes any 2xx as content gets the JSON body as "video" bytes.
-    assert litellm.video_content(video_id=video.id, **api).startswith(b'{"error": {"message": "Video generation')
+    saved = json.loads(litellm.video_content(video_id=video.id, **api))
+    assert saved["error"]["code"] == "video_processing"
     with pytest.raises(litellm.exceptions.NotFoundError) as caught:
         litellm.video_content(video_id=video.id, extra_headers={dialect.NOT_READY_HEADER: "404"}, **api)
     assert caught.value.status_code == 404 and "video_processing" in str(caught.value)

@@ -14,6 +14,7 @@ from aiohttp import web
 from mockserver import catalog
 from mockserver.errors import DownloadNotSupported, InvalidParameter, TaskNotFound
 from mockserver.http import check_prompt, read_json, select_scenario, video_url
+from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, MEDIA, PROFILE, URL_SECRET
 from mockserver.lifecycle import Status
 
@@ -32,7 +33,7 @@ async def submit_task(request: web.Request) -> web.Response:
         scenario=select_scenario(request, prompt, spec.model, spec.family),
     )
     state = task.snapshot(task.created_at)
-    return web.json_response(request.app[PROFILE].render_submit(task, state))
+    return json_response(request.app[PROFILE].render_submit(task, state))
 
 
 # Registered before /{task_id}, or "download" would be taken for a task ID.
@@ -55,7 +56,7 @@ async def download_video(request: web.Request) -> web.Response:
     task, _ = backend.get_video(task_id)
     data = await request.app[MEDIA].video(task.render, task.prompt)
     encoded = base64.b64encode(data).decode("ascii")
-    return web.json_response({
+    return json_response({
         "success": True, "generation_id": task.id, "task_id": task.id, "format": "mp4", "size": len(data),
         "base64": encoded, "data_url": "data:video/mp4;base64," + encoded,
     })
@@ -68,7 +69,7 @@ async def query_task(request: web.Request) -> web.Response:
     url = None
     if state.status is Status.SUCCEEDED and not catalog.MODELS[task.model].download:
         url = video_url(request, request.app[URL_SECRET], task.id)
-    return web.json_response(request.app[PROFILE].render_task(task, state, url))
+    return json_response(request.app[PROFILE].render_task(task, state, url))
 
 
 def check_task_dialect(task_id: str, dialect: str, actual: str) -> None:

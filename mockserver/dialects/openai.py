@@ -55,6 +55,7 @@ from mockserver.errors import (
     VideoNotReady,
 )
 from mockserver.http import check_prompt, media_response, read_json, select_scenario
+from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, CLOCK
 from mockserver.lifecycle import Snapshot, Status
 from mockserver.middleware import NOT_READY_KEY
@@ -298,7 +299,7 @@ def find_video(request: web.Request) -> tuple[Task, Snapshot]:
 
 def video_response(request: web.Request, task: Task, state: Snapshot) -> web.Response:
     """HTTP 200 with the task as a ``VideoResource``, plus the poll hint while not terminal."""
-    return web.json_response(video_object(task, state), headers=poll_headers(request, state))
+    return json_response(video_object(task, state), headers=poll_headers(request, state))
 
 
 @routes.post("/v1/videos", name="openai:create_video")
@@ -350,7 +351,7 @@ async def list_videos(request: web.Request) -> web.Response:
     tasks, has_more = backend.page_tasks(after=query.get("after") or None, limit=int(text), order=order)
     now = backend.clock.now()
     data = [video_object(task, task.snapshot(now)) for task in tasks]
-    return web.json_response({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
+    return json_response({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,
                               "last_id": data[-1]["id"] if data else None, "has_more": has_more})
 
 
@@ -366,7 +367,7 @@ async def delete_video(request: web.Request) -> web.Response:
     """Delete a video (``DeleteVideo``): 200 ``{id, object: "video.deleted", deleted: true}``; then 404."""
     task, _ = find_video(request)
     request.app[BACKEND].delete_task(task.id)
-    return web.json_response({"id": task.id, "object": "video.deleted", "deleted": True})
+    return json_response({"id": task.id, "object": "video.deleted", "deleted": True})
 
 
 @routes.post("/v1/videos/{video_id}/remix", name="openai:remix_video")
@@ -413,7 +414,7 @@ async def retrieve_video_content(request: web.Request) -> web.StreamResponse:
     except TaskNotReady:
         pass
     if mode == "json200":
-        return web.json_response(SEED_004_NOT_READY_BODY)
+        return json_response(SEED_004_NOT_READY_BODY)
     raise VideoNotReady(status=int(mode))
 
 

@@ -1,5 +1,7 @@
 """How to test code that uses the official openai SDK's Videos API, sync and async."""
 
+import json
+
 import openai
 import pytest
 
@@ -32,4 +34,5 @@ def test_the_sdk_saves_a_json_error_as_the_video(videomock, tmp_path):
     client = openai.OpenAI(base_url=videomock.openai_base_url, api_key=videomock.api_key, max_retries=0)
     video = client.videos.create(prompt="A cat", seconds="4")
     client.videos.download_content(video.id).write_to_file(tmp_path / "cat.mp4")
-    assert (tmp_path / "cat.mp4").read_bytes().startswith(b'{"message": "Video generation still in progress"')
+    saved = json.loads((tmp_path / "cat.mp4").read_bytes())
+    assert saved["data"]["error"]["code"] == "video_processing"
