@@ -49,9 +49,12 @@ def main() -> None:
               help="Open the /_videomock/ control API to callers off loopback that send X-Videomock-Token.")
 @click.option("--examples/--no-examples", default=True, show_default=True,
               help="Preload the task IDs of the seeds' examples (video_69095b4c…, video_xxx).")
+@click.option("--validate-responses", is_flag=True, default=False,
+              help="Check every response against openapi/videomock.yaml; drift answers 500 (also: "
+                   "VIDEOMOCK_VALIDATE_RESPONSES=1).")
 def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_kind: str, seed: int | None,
           ttl: float, profile: str, max_body_bytes: int, video_bytes: int | None, config_file: str | None,
-          not_ready: str | None, control_token: str | None, examples: bool) -> None:
+          not_ready: str | None, control_token: str | None, examples: bool, validate_responses: bool) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
     scenarios = _load_scenarios(config_file)
     if not_ready is not None:
@@ -59,7 +62,8 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_k
     config = ServerConfig(host=host, port=port, api_keys=api_keys or (DEFAULT_API_KEY,), speed=speed,
                           manual_clock=clock_kind == "manual", seed=seed, ttl=ttl, profile=profile,
                           max_body_bytes=max_body_bytes, video_bytes=video_bytes, scenarios=scenarios,
-                          control_token=control_token, examples=examples)
+                          control_token=control_token, examples=examples,
+                          **({"validate_responses": True} if validate_responses else {}))
     if not _is_loopback(host):
         click.echo(f"warning: binding {host}, which is not loopback: other machines can reach this simulator",
                    err=True)
@@ -99,3 +103,12 @@ def _load_scenarios(path: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise click.BadParameter(f"{path}: a scenario file holds a mapping", param_hint="--config")
     return data
+
+
+def _register_check() -> None:
+    from conformance.cli import check
+
+    main.add_command(check)
+
+
+_register_check()
