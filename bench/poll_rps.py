@@ -150,7 +150,7 @@ def measure(client: str, process: subprocess.Popen[bytes], url: str, args: argpa
     return ok, rate, errors, 100 * cpu / (time.perf_counter() - begin), ok / cpu if cpu else 0.0
 
 
-def main() -> None:
+def main() -> int | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0, help="seconds per run (default 5)")
     parser.add_argument("--concurrency", type=int, default=32, help="connections / workers (default 32)")
@@ -210,9 +210,13 @@ def main() -> None:
             print(f"  {label:<21} simulator/bare = {ratio:.2f} in req/s, {by_cpu:.2f} per server CPU-second")
         print("the ratio is the worse of the two tasks, in req/s:")
         print(f"ratio simulator/bare = {min(ratios.values()):.2f} (target >= {TARGET:.2f})")
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     finally:
         for process in processes:
             stop(process)
+    return 0
 
 
 if __name__ == "__main__":

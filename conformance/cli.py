@@ -75,14 +75,15 @@ def check(base_url: str, api_key: str, dialect: str, models: str, only: tuple[st
     if problem:
         click.echo(f"error: {problem}", err=True)
         sys.exit(2)
-    args = ["--pyargs", "conformance", "-v", "--no-header", "-p", "no:cacheprovider",
+    args = ["--pyargs", "conformance", "-v", "--no-header", "-p", "no:cacheprovider", "-p", "conformance.plugin",
             "-c", str(Path(__file__).with_name("pytest.ini")), "--rootdir", str(Path(__file__).parent),
-            "--base-url", base_url, "--api-key", api_key, "--dialect", dialect, "--models", models,
-            "--task-timeout", str(task_timeout), "--poll-interval", str(poll_interval)]
+            "--base-url", base_url, "--api-key", api_key, "--check-dialect", dialect, "--check-models", models,
+            "--check-task-timeout", str(task_timeout), "--check-poll-interval", str(poll_interval)]
     for check_id in only:
-        args += ["--only", check_id]
-    for flag, value in (("--budget", budget), ("--report-junit", junit), ("--report-json", report_json),
-                        ("--html", html), ("--baseline", baseline)):
+        args += ["--check-only", check_id]
+    for flag, value in (("--check-budget", budget), ("--check-report-junit", junit),
+                        ("--check-report-json", report_json), ("--check-html", html),
+                        ("--check-baseline", baseline)):
         if value is not None:
             args += [flag, str(value)]
     # Only this suite's hooks: the checked project's or the environment's plugins stay out of the run.

@@ -173,8 +173,9 @@ class Context:
     # --- tasks ---------------------------------------------------------------------------------
 
     def gateway_task(self, kind: str) -> TaskRun:
-        """The shared gateway task of a family, created at its cheapest documented parameters and
-        followed to a terminal status; created once per run.
+        """The shared gateway task of a family, followed to a terminal status; created once per run.
+
+        It uses the family's cheapest documented parameters (:data:`CHEAPEST`).
 
         Raises:
             NotApplicable: the family is not selected, or over budget.

@@ -1,11 +1,13 @@
 """pytest hooks of the conformance suite: options, the shared context, ordering, baseline, reports.
 
-Loaded by ``conformance/conftest.py``, so ``pytest --pyargs conformance --base-url URL --api-key KEY``
-runs the suite; ``videomock check`` runs the same thing with friendlier defaults.
+Registered as the ``pytest11`` entry point ``videomock_conformance``, so
+``pytest --pyargs conformance --base-url URL --api-key KEY`` runs the suite; ``videomock check`` runs
+the same thing with friendlier option names. The hooks touch only the suite's own tests.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,7 +18,7 @@ import pytest
 from conformance.context import Context
 from conformance.failures import Finding, NotApplicable
 from conformance.profiles import closest
-from conformance.registry import CHECKS, load_all
+from conformance.registry import CHECKS
 from conformance.report import load_baseline, summarise, summary_lines, write_html, write_json, write_junit
 
 RESULTS = pytest.StashKey[dict[str, dict[str, Any]]]()
@@ -25,21 +27,26 @@ STARTED = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("videomock-conformance", "videomock conformance kit")
-    group.addoption("--base-url", help="the gateway's base URL (without /v1)")
-    group.addoption("--api-key", default=os.environ.get("VIDEOMOCK_CHECK_API_KEY"),
-                    help="Bearer key (or VIDEOMOCK_CHECK_API_KEY); never written to reports")
-    group.addoption("--dialect", choices=("gateway", "openai", "auto"), default="auto")
-    group.addoption("--models", default="sora,veo,wanxiang,seedance",
-                    help="gateway model families to create tasks for, comma-separated")
-    group.addoption("--only", action="append", default=[], help="run only these check ids (prefixes work)")
-    group.addoption("--budget", type=int, default=None, help="most tasks the run may create")
-    group.addoption("--task-timeout", type=float, default=900.0, help="seconds to wait for one task")
-    group.addoption("--poll-interval", type=float, default=5.0, help="seconds between status reads")
-    group.addoption("--report-json", default=None, help="write the JSON report here")
-    group.addoption("--report-junit", default=None, help="write the JUnit XML report here")
-    group.addoption("--html", default=None, help="write the HTML report here")
-    group.addoption("--baseline", default=None, help="JSON file of known deviations (check ids)")
+    group = parser.getgroup("videomock-conformance", "videomock conformance kit (pytest --pyargs conformance)")
+    options = [
+        ("--base-url", {"help": "the gateway's base URL (without /v1)"}),
+        ("--api-key", {"default": os.environ.get("VIDEOMOCK_CHECK_API_KEY"),
+                       "help": "Bearer key (or VIDEOMOCK_CHECK_API_KEY); never written to reports"}),
+        ("--check-dialect", {"choices": ("gateway", "openai", "auto"), "default": "auto"}),
+        ("--check-models", {"default": "sora,veo,wanxiang,seedance",
+                            "help": "gateway model families to create tasks for, comma-separated"}),
+        ("--check-only", {"action": "append", "default": [], "help": "run only these check ids (prefixes work)"}),
+        ("--check-budget", {"type": int, "default": None, "help": "most tasks the run may create"}),
+        ("--check-task-timeout", {"type": float, "default": 900.0, "help": "seconds to wait for one task"}),
+        ("--check-poll-interval", {"type": float, "default": 5.0, "help": "seconds between status reads"}),
+        ("--check-report-json", {"default": None, "help": "write the JSON report here"}),
+        ("--check-report-junit", {"default": None, "help": "write the JUnit XML report here"}),
+        ("--check-html", {"default": None, "help": "write the HTML report here"}),
+        ("--check-baseline", {"default": None, "help": "JSON file of known deviations (check ids)"}),
+    ]
+    for name, settings in options:
+        with contextlib.suppress(ValueError):  # --base-url also comes from pytest-base-url: share it
+            group.addoption(name, **settings)
 
 
 def detect_dialects(context: Context) -> tuple[str, ...]:
@@ -61,24 +68,24 @@ def make_context(config: pytest.Config) -> Context:
     base_url, api_key = config.getoption("base_url"), config.getoption("api_key")
     if not base_url or not api_key:
         raise pytest.UsageError("the conformance suite needs --base-url and --api-key")
-    context = Context(base_url=base_url, api_key=api_key, budget=config.getoption("budget"),
-                      models=tuple(m.strip() for m in config.getoption("models").split(",") if m.strip()),
-                      task_timeout=config.getoption("task_timeout"), poll_interval=config.getoption("poll_interval"))
-    dialect = config.getoption("dialect")
+    models = tuple(m.strip() for m in config.getoption("check_models").split(",") if m.strip())
+    context = Context(base_url=base_url, api_key=api_key, budget=config.getoption("check_budget"), models=models,
+                      task_timeout=config.getoption("check_task_timeout"),
+                      poll_interval=config.getoption("check_poll_interval"))
+    dialect = config.getoption("check_dialect")
     context.dialects = detect_dialects(context) if dialect == "auto" else (dialect,)
     context.exchanges.clear()
     return context
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    load_all()
     config.stash[RESULTS] = {}
     config.stash[STARTED] = datetime.now(UTC).isoformat()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    only = config.getoption("only")
-    dialect = config.getoption("dialect")
+    only = config.getoption("check_only")
+    dialect = config.getoption("check_dialect")
     selected, deselected = [], []
     for item in items:
         check_id = item.callspec.params.get("check_id") if hasattr(item, "callspec") else None
@@ -94,7 +101,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Free checks first; billable ones grouped by the shared tasks they use.
     selected.sort(key=lambda item: _order(item))
     items[:] = selected
-    baseline_path = config.getoption("baseline")
+    baseline_path = config.getoption("check_baseline")
     if baseline_path:
         baseline = load_baseline(baseline_path)
         for item in items:
@@ -179,13 +186,14 @@ def build_report(config: pytest.Config) -> dict[str, Any]:
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    if not config.stash[RESULTS]:
+    if not config.stash.get(RESULTS, None):
         return
     report = build_report(config)
     terminalreporter.section("videomock conformance")
     for line in summary_lines(report):
         terminalreporter.write_line(line)
-    for option, writer in (("report_json", write_json), ("report_junit", write_junit), ("html", write_html)):
+    for option, writer in (("check_report_json", write_json), ("check_report_junit", write_junit),
+                           ("check_html", write_html)):
         path = config.getoption(option)
         if path:
             writer(report, path)

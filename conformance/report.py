@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, select_autoescape
+from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 FORMAT = "videomock-report/1"
 OUTCOMES = ("passed", "failed", "skipped", "baselined", "stale_baseline")
@@ -73,34 +73,13 @@ def write_junit(report: dict[str, Any], path: str | Path) -> None:
     Path(path).write_bytes(to_junit(report))
 
 
-_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>videomock {{ report.kind }} conformance: {{ report.target }}</title>
-<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#222}
-h1{font-size:1.4rem} table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #ddd;padding:.35rem;
-text-align:left;vertical-align:top} .passed{color:#176b2c} .failed,.stale_baseline{color:#a4161a;font-weight:600}
-.skipped{color:#777} .baselined{color:#a66a00} pre{white-space:pre-wrap;background:#f6f6f6;padding:.5rem;margin:.3rem 0;
-font-size:12px} details summary{cursor:pointer} .src{color:#555;font-size:12px}
-</style></head><body>
-<h1>videomock {{ report.kind }} conformance report</h1>
-<p>Target <code>{{ report.target }}</code>, {{ report.started_at }} – {{ report.finished_at }}.
-Closest known variant: <b>{{ report.profile.name }}</b>.</p>
-<p>{% for key, value in report.summary.items() %}<span class="{{ key }}">{{ key }}: {{ value }}</span>{% if not loop.last %} ·
-{% endif %}{% endfor %}</p>
-<table><tr><th>outcome</th><th>check</th><th>level</th><th>details</th></tr>
-{% for c in report.checks %}<tr><td class="{{ c.outcome }}">{{ c.outcome }}</td>
-<td><code>{{ c.id }}</code><br>{{ c.statement }}<div class="src">{{ c.source }}</div></td><td>{{ c.level }}</td>
-<td>{% if c.message %}{{ c.message }}{% endif %}{% if c.evidence %}<details><summary>evidence ({{ c.evidence|length }})</summary>
-{% for e in c.evidence %}<pre>{{ e.method }} {{ e.url }} → {{ e.status }} {{ e.content_type }}
-{{ e.body_excerpt }}</pre>{% endfor %}</details>{% endif %}</td></tr>
-{% endfor %}</table></body></html>
-"""
 
 
 def to_html(report: dict[str, Any]) -> str:
     """One self-contained HTML page: per check pass/fail with its evidence."""
-    environment = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    return environment.from_string(_HTML).render(report=report)
+    environment = Environment(loader=FileSystemLoader(Path(__file__).parent),
+                              autoescape=select_autoescape(default=True, default_for_string=True))
+    return environment.get_template("report.html.j2").render(report=report)
 
 
 def write_html(report: dict[str, Any], path: str | Path) -> None:

@@ -15,8 +15,11 @@ from aiohttp import web
 from mockserver.backend import VideoBackend
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
+from mockserver.contract import add_contract, contract_middleware
 from mockserver.control import CONTROLLER, Controller, control_guard
 from mockserver.control import routes as control_routes
+from mockserver.deviations import STATE as DEVIATION_STATE
+from mockserver.deviations import DeviationState, check_names, deviation_middleware
 from mockserver.dialects import gateway, openai
 from mockserver.errors import ApiError, BodyTooLarge, RouteNotFound, Unauthorized
 from mockserver.faults import FaultBook
@@ -62,7 +65,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bearer auth on every ``/v1/`` route (seeds 000-004: ``Authorization: Bearer sk-…``)."""
-    if request.path.startswith("/v1/"):
+    if request.path.startswith("/v1/") and "no-auth" not in request.app[CONFIG].deviations:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         accepted = request.app[CONFIG].api_keys
         # Compare against every key in constant time, so timing tells nothing about a key.
@@ -110,7 +113,9 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
         config = dataclasses.replace(config, **overrides)
     scenarios = ScenarioBook(config.scenarios, seed=config.seed)
     app = web.Application(
-        middlewares=[journal_middleware, error_middleware, control_guard, fault_middleware, auth_middleware],
+        middlewares=[journal_middleware, deviation_middleware,
+                     *([contract_middleware] if config.validate_responses else []),
+                     error_middleware, control_guard, fault_middleware, auth_middleware],
         client_max_size=config.max_body_bytes,
     )
     clock = Clock(config.speed, manual=config.manual_clock)
@@ -124,6 +129,8 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     app[JOURNAL] = Journal(config.journal_limit)
     app[CONTROLLER] = Controller(app)
     app[ERRORS] = []
+    check_names(config.deviations)
+    app[DEVIATION_STATE] = DeviationState()
     app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
     app.on_cleanup.append(_close_media)
     app[PROFILE] = get_profile(config.profile)
@@ -137,4 +144,5 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     app.add_routes(openai.routes)
     app.router.add_get("/media/{task_id}.mp4", serve_media, name="media:serve_media")
     app.add_routes(control_routes)
+    add_contract(app, validate=config.validate_responses)
     return app

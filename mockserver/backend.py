@@ -8,6 +8,8 @@ them.
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from typing import Any
 
 from mockserver.catalog import RenderSpec
 from mockserver.clock import Clock
-from mockserver.errors import InvalidParameter, TaskExpired, TaskFailed, TaskNotFound, TaskNotReady
+from mockserver.errors import InvalidParameter, TaskExpired, TaskFailed, TaskNotFound, TaskNotReady, TooManyTasks
 from mockserver.lifecycle import Plan, Script, Snapshot, Status, plan_for, snapshot
 from mockserver.scenarios import ScenarioBook, Selection
 
@@ -54,8 +56,17 @@ class Task:
         return snapshot(self.plan, self.created_at, now)
 
 
+#: How many distinct plans and render specs a backend shares between its tasks (issue 9: memory per task).
+INTERN_LIMIT = 4096
+
+
 class VideoBackend:
     """The task store and the verbs every dialect uses; one instance per app.
+
+    The store is bounded (issue 9): a task is evicted ``evict_grace`` seconds after its video
+    expired (a failed task: after it failed); at most ``max_tasks`` are stored, and a submit that
+    finds the store full with nothing evictable gets :class:`~mockserver.errors.TooManyTasks` (429).
+    Tasks with identical plans and render specs share one object of each, to keep memory per task small.
 
     Args:
         clock: The simulator's clock.
@@ -63,17 +74,117 @@ class VideoBackend:
         ttl: Seconds from completion until a video expires (a scenario file's ``ttl`` wins).
         scenarios: Scenario file contents and the next-task queue; the defaults when None.
         video_bytes: Pad every MP4 to this many bytes (large-download tests), or None.
+        max_tasks: Most tasks stored at once.
+        evict_grace: Simulated seconds a task is kept after expiry (or failure) before it is evicted.
     """
 
     def __init__(self, clock: Clock, *, seed: int | None = None, ttl: float = 3600.0,
-                 scenarios: ScenarioBook | None = None, video_bytes: int | None = None) -> None:
+                 scenarios: ScenarioBook | None = None, video_bytes: int | None = None,
+                 max_tasks: int = 100_000, evict_grace: float = 3600.0) -> None:
+        if max_tasks < 1 or evict_grace < 0:
+            raise ValueError(f"max_tasks must be >= 1 and evict_grace >= 0, got {max_tasks} and {evict_grace}")
         self.clock = clock
         self.video_bytes = video_bytes
         self.scenarios = scenarios or ScenarioBook(seed=seed)
         self.ttl = ttl if self.scenarios.ttl is None else self.scenarios.ttl
+        self.max_tasks = max_tasks
+        self.evict_grace = evict_grace
         self._random = random.Random(seed)
         self._tasks: dict[str, Task] = {}
         self._used: set[str] = set()
+        self._due: list[tuple[float, str]] = []  # heap of (simulated unix seconds evictable, task ID)
+        self._shared: dict[Any, Any] = {}
+        #: IDs of tasks created, changed or removed since the state file saved them, in order; None when
+        #: nothing is persisted (see ``mockserver.state``). Mark a task changed with :meth:`touch`.
+        self.touched: dict[str, None] | None = None
+
+    def touch(self, task_id: str) -> None:
+        """Note that a task was created, changed or removed, so the state file saves it (no-op without one)."""
+        if self.touched is not None:
+            self.touched[task_id] = None
+
+    def reseed(self, material: int | str | None) -> None:
+        """Restart the ID sequence from ``material`` (a restart with ``--state``: never the same IDs again)."""
+        self._random = random.Random(material)
+
+    def share(self, value: Any) -> Any:
+        """An equal object already held by another task, or ``value`` itself (frozen values only)."""
+        found = self._shared.get(value)
+        if found is not None:
+            return found
+        if len(self._shared) < INTERN_LIMIT:
+            self._shared[value] = value
+        return value
+
+    def evictable_at(self, task: Task) -> float:
+        """Simulated unix seconds from which ``task`` may be evicted (``math.inf``: never).
+
+        A succeeded task: ``evict_grace`` seconds after its video expires; a failed task:
+        ``evict_grace`` seconds after it failed; a task that never ends or never expires: never.
+        """
+        plan = task.plan
+        keep = 0.0 if plan.error is not None else plan.ttl
+        return task.created_at + plan.duration + keep + self.evict_grace
+
+    def _schedule(self, task: Task) -> None:
+        at = self.evictable_at(task)
+        if not math.isinf(at):
+            heapq.heappush(self._due, (at, task.id))
+        if len(self._due) > 2 * len(self._tasks) + 1024:  # deleted tasks left stale entries: compact
+            self._due = [(a, i) for a, i in self._due if i in self._tasks]
+            heapq.heapify(self._due)
+
+    def evict(self, now: float | None = None, *, limit: int | None = None) -> list[str]:
+        """Evict the tasks that are evictable at ``now`` (unix seconds; the clock's now when None).
+
+        Args:
+            now: The moment, in simulated unix seconds.
+            limit: Evict at most this many (keeps each call short); all when None.
+
+        Returns:
+            The evicted task IDs (they answer 404 from now on).
+        """
+        now = self.clock.now() if now is None else now
+        evicted: list[str] = []
+        due = self._due
+        while due and due[0][0] <= now and (limit is None or len(evicted) < limit):
+            _, task_id = heapq.heappop(due)
+            task = self._tasks.get(task_id)
+            if task is None:
+                continue
+            at = self.evictable_at(task)  # the plan may have changed since it was scheduled
+            if at <= now:
+                del self._tasks[task_id]
+                self.touch(task_id)
+                evicted.append(task_id)
+            elif not math.isinf(at):
+                heapq.heappush(due, (at, task_id))
+        return evicted
+
+    def sweep(self, now: float | None = None, *, limit: int | None = None) -> list[str]:
+        """Rebuild the eviction schedule from every stored task, then :meth:`evict` (O(tasks)).
+
+        Catches tasks whose plan was replaced after submission (the control API's succeed, fail
+        and expire); run now and then, not per request. ``now`` and ``limit`` as for :meth:`evict`.
+        """
+        self._due = [(at, task_id) for task_id, task in self._tasks.items()
+                     if not math.isinf(at := self.evictable_at(task))]
+        heapq.heapify(self._due)
+        return self.evict(now, limit=limit)
+
+    def restore(self, task: Task) -> None:
+        """Store a task read back from the state file as it was (replacing one with the same ID)."""
+        self._tasks[task.id] = task
+        self._schedule(task)
+
+    def _make_room(self) -> None:
+        """Evict what is due; raise TooManyTasks when the store is still full."""
+        now = self.clock.now()
+        if self._due and self._due[0][0] <= now:
+            self.evict(now, limit=64)
+        if len(self._tasks) >= self.max_tasks:
+            wait = self.clock.real_seconds(self._due[0][0] - now) if self._due else math.inf
+            raise TooManyTasks(self.max_tasks, wait if math.isfinite(wait) else 60.0)
 
     def new_id(self, prefix: str = "video_") -> str:
         """A fresh, never reused task ID: ``prefix`` + 32 lowercase hex digits."""
@@ -104,6 +215,7 @@ class VideoBackend:
 
         Raises:
             InvalidParameter: unknown scenario name.
+            TooManyTasks: the store holds ``max_tasks`` tasks and none is evictable (429).
             ValueError: ``task_id`` already in use.
         """
         if isinstance(scenario, str):
@@ -118,14 +230,18 @@ class VideoBackend:
             plan = Plan(plan.phases, plan.error, ttl)
         if task_id is not None and task_id in self._tasks:
             raise ValueError(f"task id {task_id} is already in use")
+        self._make_room()
         task = Task(
             id=task_id or self.new_id(), model=model, family=family, prompt=prompt, params=params,
-            render=render, created_at=self.clock.now() if created_at is None else created_at, plan=plan,
+            render=self.share(render), created_at=self.clock.now() if created_at is None else created_at,
+            plan=self.share(plan),
             dialect=dialect, remixed_from_video_id=remixed_from_video_id,
             extra={"scenario": scenario.name, "scenario_source": scenario.source,
                    "not_ready": scenario.script.not_ready},
         )
         self._tasks[task.id] = task
+        self._schedule(task)
+        self.touch(task.id)
         return task
 
     def get_task(self, task_id: str) -> tuple[Task, Snapshot]:
@@ -146,7 +262,10 @@ class VideoBackend:
     def clear(self) -> None:
         """Forget every task (IDs already handed out are still never reused)."""
         self._used.update(self._tasks)
+        if self.touched is not None:
+            self.touched.update(dict.fromkeys(self._tasks))
         self._tasks.clear()
+        self._due.clear()
 
     def get_video(self, task_id: str) -> tuple[Task, Snapshot]:
         """The task whose video is asked for, if the video can be served now.
@@ -177,6 +296,7 @@ class VideoBackend:
         task = self._tasks.pop(task_id, None)
         if task is None:
             raise TaskNotFound(task_id)
+        self.touch(task_id)
         return task
 
     def list_tasks(self) -> Iterator[Task]:

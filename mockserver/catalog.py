@@ -8,8 +8,6 @@ body into a :class:`RenderSpec` (pixels, seconds, audio) or raises :class:`Inval
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,27 +61,53 @@ class RenderSpec:
 
 # --- parameter kinds ---------------------------------------------------------------------------
 
-_URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
-_DATA_URI = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w.+-]+=[\w.+-]+)*;base64,([A-Za-z0-9+/=\s]+)$", re.DOTALL)
+# The patterns are also the contract's (openapi/videomock.yaml: NotBlank, HttpUrl, DataUri,
+# Base64Data, SeedString); tests/test_contract.py checks that both say the same. They spell every
+# class out (no \s, \w, \d) and a closing "$" means the end of the string, so that Python here and
+# the ECMA-262 engines of schema tools read them alike.
+#: Python's whitespace (``str.isspace``: what ``str.strip`` removes), as a regex class body.
+WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Text that is not blank (found anywhere: the pattern is a search).
+NOT_BLANK_PATTERN = f"[^{WHITESPACE}]"
+URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://[^{WHITESPACE}/$.?#][^{WHITESPACE}]*$"
+DATA_URI_PATTERN = (r"^data:[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+(;[A-Za-z0-9_.+-]+=[A-Za-z0-9_.+-]+)*;base64,"
+                    rf"[A-Za-z0-9+/={WHITESPACE}]+$")
+#: Canonical padded base64 of at least one byte (what ``base64.b64decode(validate=True)`` decodes, strictly).
+BASE64_PATTERN = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4})$"
+#: An integer from 0 to 2**31 - 1 in canonical decimal (a Wanxiang ``seed`` sent as a string).
+SEED_PATTERN = (r"^(?:[0-9]|[1-9][0-9]{1,8}|1[0-9]{9}|20[0-9]{8}|21[0-3][0-9]{7}|214[0-6][0-9]{6}|"
+                r"2147[0-3][0-9]{5}|21474[0-7][0-9]{4}|214748[0-2][0-9]{3}|2147483[0-5][0-9]{2}|"
+                r"21474836[0-3][0-9]|214748364[0-7])$")
+
+
+def _anchored(pattern: str) -> re.Pattern[str]:
+    """``pattern`` with its closing ``$`` read as the contract reads it: the end of the string."""
+    return re.compile(pattern.removesuffix("$") + r"\Z")
+
+
+_URL = _anchored(URL_PATTERN)
+_DATA_URI = _anchored(DATA_URI_PATTERN)
+_BASE64 = _anchored(BASE64_PATTERN)
+_SEED = _anchored(SEED_PATTERN)
+#: An integer in canonical decimal form (no sign but "-", no leading zeros, no spaces).
+_CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
 
 
 def _is_base64(text: str) -> bool:
-    try:
-        return len(base64.b64decode(text, validate=True)) > 0
-    except (binascii.Error, ValueError):
-        return False
+    return _BASE64.match(text) is not None
 
 
 def _check_int(name: str, value: Any) -> int:
-    # new-api decodes `duration` from a JSON number or a numeric string (dialects.md §1.4).
+    # new-api decodes `duration` from a JSON number or a numeric string (dialects.md §1.4); the
+    # string must be the number's canonical decimal form ("6", not " 6", "06" or "+6").
     if isinstance(value, bool):
         raise InvalidParameter(name, f"'{name}' must be an integer, got a boolean")
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and _CANONICAL_INT.fullmatch(value) and value != "-0":
+        return int(value)
     raise InvalidParameter(name, f"'{name}' must be an integer, got {value!r}")
 
 
@@ -115,6 +139,8 @@ def _check_image(name: str, value: Any) -> str:
 
 
 def _check_seed(name: str, value: Any) -> int:
+    if isinstance(value, str) and _SEED.match(value):
+        return int(value)
     number = _check_int(name, value)
     if not 0 <= number <= 2**31 - 1:
         raise InvalidParameter(name, f"'{name}' must be between 0 and 2147483647, got {number}")
@@ -370,12 +396,13 @@ def validate(spec: ModelSpec, body: Mapping[str, Any]) -> tuple[dict[str, Any], 
     """
     sent: dict[str, Any] = {}
     for key, value in body.items():
-        if key in COMMON_KEYS or value is None:
+        if key in COMMON_KEYS:
             continue
         param = spec.params.get(key)
-        if param is None:
+        if param is None:  # even when null: a misspelt key is an error, whatever its value
             accepted = ", ".join(spec.params)
             raise InvalidParameter(key, f"'{key}' is not a parameter of {spec.model}; accepted: {accepted}")
-        sent[key] = param.parse(value)
+        if value is not None:
+            sent[key] = param.parse(value)
     with_defaults = {p.name: p.default for p in spec.params.values() if p.default is not None} | sent
     return sent, spec.geometry(sent, with_defaults)

@@ -12,6 +12,7 @@ import click
 import yaml
 
 from mockserver.config import DEFAULT_API_KEY, ServerConfig
+from mockserver.deviations import DEVIATIONS
 from mockserver.profiles import PROFILES
 from mockserver.server import run
 
@@ -47,6 +48,8 @@ def main() -> None:
               help="How /v1/videos/{id}/content answers while not ready (overrides the scenario file; default 202).")
 @click.option("--control-token", default=None, metavar="TOKEN",
               help="Open the /_videomock/ control API to callers off loopback that send X-Videomock-Token.")
+@click.option("--deviate", "deviations", multiple=True, type=click.Choice(sorted(DEVIATIONS)), metavar="NAME",
+              help="Break one documented behaviour on purpose (repeatable), to test a conformance kit.")
 @click.option("--examples/--no-examples", default=True, show_default=True,
               help="Preload the task IDs of the seeds' examples (video_69095b4c…, video_xxx).")
 @click.option("--validate-responses", is_flag=True, default=False,
@@ -54,7 +57,8 @@ def main() -> None:
                    "VIDEOMOCK_VALIDATE_RESPONSES=1).")
 def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_kind: str, seed: int | None,
           ttl: float, profile: str, max_body_bytes: int, video_bytes: int | None, config_file: str | None,
-          not_ready: str | None, control_token: str | None, examples: bool, validate_responses: bool) -> None:
+          not_ready: str | None, control_token: str | None, examples: bool, validate_responses: bool,
+          deviations: tuple[str, ...]) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
     scenarios = _load_scenarios(config_file)
     if not_ready is not None:
@@ -62,7 +66,7 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_k
     config = ServerConfig(host=host, port=port, api_keys=api_keys or (DEFAULT_API_KEY,), speed=speed,
                           manual_clock=clock_kind == "manual", seed=seed, ttl=ttl, profile=profile,
                           max_body_bytes=max_body_bytes, video_bytes=video_bytes, scenarios=scenarios,
-                          control_token=control_token, examples=examples,
+                          control_token=control_token, examples=examples, deviations=deviations,
                           **({"validate_responses": True} if validate_responses else {}))
     if not _is_loopback(host):
         click.echo(f"warning: binding {host}, which is not loopback: other machines can reach this simulator",

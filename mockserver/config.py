@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 #: The key the seeds' curl examples send (seeds 000-003: ``Authorization: Bearer sk-xxxxxxxxxx``),
@@ -30,6 +31,20 @@ class ServerConfig:
         control_token: Token that opens the control API to callers off loopback (None: loopback only).
         journal_limit: How many exchanges the journal keeps.
         examples: Preload the seeds' documented example tasks (fixtures/seeds/examples.yaml).
+        deviations: Documented behaviours to break on purpose (``mockserver.deviations``), for
+            proving the conformance kit; empty for a faithful simulator.
+        validate_responses: Check every response against the OpenAPI contract and answer 500 on drift
+            (see ``mockserver.contract``); defaults to on when ``VIDEOMOCK_VALIDATE_RESPONSES=1``.
+        max_tasks: Most tasks stored at once; a submit beyond it, with nothing evictable, gets 429 (issue 9).
+        evict_grace: Simulated seconds a task is kept after its video expired (a failed task: after it
+            failed) before it is evicted and answers 404 (issue 9).
+        state_path: SQLite file that keeps tasks, the clock and the ID sequence across restarts
+            (``mockserver.state``), or None to keep them in memory only (issue 9).
+        shutdown_timeout: Seconds that in-flight requests (downloads) get to finish on SIGTERM (issue 9).
+        body_timeout: Seconds a request body may take to arrive in full; slower bodies get 408 (issue 9).
+        max_header_bytes: Longest request line and header field, in bytes; longer ones get 400 (issue 9).
+        max_form_parts: Most parts (fields) in a form body; more get 413 (issue 9).
+        max_part_bytes: Largest single part of a form body, in bytes; larger ones get 413 (issue 9).
     """
 
     host: str = "127.0.0.1"
@@ -47,3 +62,13 @@ class ServerConfig:
     control_token: str | None = None
     journal_limit: int = 10_000
     examples: bool = True
+    deviations: tuple[str, ...] = ()
+    validate_responses: bool = field(default_factory=lambda: os.environ.get("VIDEOMOCK_VALIDATE_RESPONSES") == "1")
+    max_tasks: int = 100_000
+    evict_grace: float = 3600.0
+    state_path: str | None = None
+    shutdown_timeout: float = 10.0
+    body_timeout: float = 60.0
+    max_header_bytes: int = 8190
+    max_form_parts: int = 32
+    max_part_bytes: int = 24 * 1024 * 1024

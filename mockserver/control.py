@@ -22,6 +22,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -229,9 +230,18 @@ async def control_guard(request: web.Request, handler: Any) -> web.StreamRespons
     return await handler(request)
 
 
-async def _json(request: web.Request) -> dict[str, Any]:
+async def _json(request: web.Request, fields: tuple[str, ...] | None = None, *,
+                required: bool = False) -> dict[str, Any]:
+    """The body as a JSON object (``{}`` when empty, unless ``required``); only ``fields`` when given.
+
+    Raises:
+        InvalidJSON: not JSON, not an object, or missing while required.
+        InvalidParameter: a field outside ``fields`` (a misspelling never passes silently).
+    """
     raw = await request.read()
     if not raw:
+        if required:
+            raise InvalidJSON("A JSON object body is required")
         return {}
     try:
         body = json.loads(raw)
@@ -239,14 +249,31 @@ async def _json(request: web.Request) -> dict[str, Any]:
         raise InvalidJSON(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidJSON("Request body must be a JSON object")
+    for key in body if fields is not None else ():
+        if key not in fields:
+            raise InvalidParameter(key, f"Unknown field '{key}'; accepted: {', '.join(fields)}")
     return body
 
 
-def _number(body: dict[str, Any], name: str) -> float:
+def _number(body: dict[str, Any], name: str, maximum: float = math.inf) -> float:
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise InvalidParameter(name, f"'{name}' must be a number, got {value!r}")
+    if value > maximum:
+        raise InvalidParameter(name, f"'{name}' must be at most {maximum:g}, got {value!r}")
     return float(value)
+
+
+def _flag(body: dict[str, Any], name: str, default: bool | None) -> bool | None:
+    value = body.get(name, default)
+    if value is not default and not isinstance(value, bool):
+        raise InvalidParameter(name, f"'{name}' must be true or false, got {value!r}")
+    return value
+
+
+#: Largest clock step and speed the HTTP API takes: a century at once, a billion times real time.
+MAX_ADVANCE = 100 * 365 * 24 * 3600.0
+MAX_SPEED = 1e9
 
 
 def _ctl(request: web.Request) -> Controller:
@@ -264,9 +291,9 @@ async def health(request: web.Request) -> web.Response:
 
 @routes.post("/_videomock/reset", name="control:reset")
 async def reset(request: web.Request) -> web.Response:
-    body = await _json(request)
-    _ctl(request).reset(journal_only=bool(body.get("journal_only", False)))
-    return json_response({"reset": "journal" if body.get("journal_only") else "all"})
+    journal_only = bool(_flag(await _json(request, ("journal_only",)), "journal_only", False))
+    _ctl(request).reset(journal_only=journal_only)
+    return json_response({"reset": "journal" if journal_only else "all"})
 
 
 @routes.get("/_videomock/clock", name="control:clock")
@@ -277,18 +304,18 @@ async def clock(request: web.Request) -> web.Response:
 @routes.post("/_videomock/clock/advance", name="control:advance")
 async def advance(request: web.Request) -> web.Response:
     try:
-        return json_response(_ctl(request).advance(_number(await _json(request), "seconds")))
+        return json_response(_ctl(request).advance(_number(await _json(request, ("seconds",)), "seconds",
+                                                           MAX_ADVANCE)))
     except ValueError as exc:
         raise _bad(exc, "seconds") from None
 
 
 @routes.post("/_videomock/clock/speed", name="control:set_speed")
 async def set_speed(request: web.Request) -> web.Response:
-    body = await _json(request)
-    manual = body.get("manual")
+    body = await _json(request, ("speed", "manual"))
     try:
-        return json_response(_ctl(request).set_speed(_number(body, "speed"),
-                                                         manual=None if manual is None else bool(manual)))
+        return json_response(_ctl(request).set_speed(_number(body, "speed", MAX_SPEED),
+                                                     manual=_flag(body, "manual", None)))
     except ValueError as exc:
         raise _bad(exc, "speed") from None
 
@@ -300,7 +327,7 @@ async def scenarios(request: web.Request) -> web.Response:
 
 @routes.post("/_videomock/scenarios", name="control:add_scenario")
 async def add_scenario(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await _json(request, ("name", "script"))
     name, script = body.get("name"), body.get("script", {})
     if not isinstance(name, str) or not name or not isinstance(script, dict):
         raise InvalidParameter("name", "send {\"name\": \"…\", \"script\": {…}}")
@@ -313,7 +340,7 @@ async def add_scenario(request: web.Request) -> web.Response:
 
 @routes.post("/_videomock/scenarios/next", name="control:enqueue")
 async def enqueue(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await _json(request, ("scenario", "count"))
     count = body.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
         raise InvalidParameter("count", "'count' must be an integer from 1 to 10000")
@@ -328,7 +355,7 @@ async def list_faults(request: web.Request) -> web.Response:
 @routes.post("/_videomock/faults", name="control:add_fault")
 async def add_fault(request: web.Request) -> web.Response:
     try:
-        return json_response(_ctl(request).add_fault(await _json(request)), status=201)
+        return json_response(_ctl(request).add_fault(await _json(request, required=True)), status=201)
     except (TypeError, ValueError) as exc:
         raise InvalidParameter("fault", str(exc)) from None
 
@@ -359,9 +386,9 @@ async def task(request: web.Request) -> web.Response:
 
 @routes.post("/_videomock/tasks/{task_id}/{outcome:succeed|fail|expire}", name="control:force")
 async def force(request: web.Request) -> web.Response:
-    body = await _json(request)
+    body = await _json(request, ("error",))
     return json_response(_ctl(request).force(request.match_info["task_id"], request.match_info["outcome"],
-                                                 error=str(body.get("error", "internal"))))
+                                             error=str(body.get("error", "internal"))))
 
 
 _FILTERS = ("method", "path", "operation", "task_id")

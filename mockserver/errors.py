@@ -175,3 +175,31 @@ class VideoNotReady(ApiError):
 
     def __init__(self, *, status: int) -> None:
         super().__init__("Video generation is still in progress. Please check the status endpoint.", status=status)
+
+
+class TooManyTasks(ApiError):
+    """Raised when a submit finds the task store full and no stored task can be evicted yet (issue 9).
+
+    HTTP 429 with ``Retry-After`` (real seconds until a stored task becomes evictable, else 60), so a
+    client backs off instead of growing the store without bound.
+    """
+
+    status = 429
+    code = "task_limit_reached"
+    type = "rate_limit_error"
+
+    def __init__(self, limit: int, retry_after: float) -> None:
+        seconds = max(1, min(3600, round(retry_after)))
+        super().__init__(f"The simulator stores at most {limit} tasks and none can be evicted yet; delete tasks "
+                         f"or retry in {seconds} s", headers={"Retry-After": str(seconds)})
+
+
+class RequestTimeout(ApiError):
+    """Raised when a request body is still arriving after the body deadline, in seconds (issue 9: slow bodies)."""
+
+    status = 408
+    code = "request_timeout"
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"The request body did not arrive within {seconds:g} seconds",
+                         headers={"Connection": "close"})

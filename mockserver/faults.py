@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
 import random
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,23 +140,90 @@ class RequestFacts:
     api_key: str
 
 
+#: Longest latency, hang or Retry-After a rule may ask for, in seconds.
+MAX_SECONDS = 86_400.0
+#: What the dialect criterion can name.
+DIALECTS = ("gateway", "openai", "media", "contract")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
+
+
+def _number(name: str, value: Any, low: float, high: float, *, integer: bool = False,
+            low_open: bool = False) -> float:
+    """``value`` if it is a finite number (an integer when ``integer``) within [low, high]; else ValueError."""
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
+    if value < low or (low_open and value == low) or value > high:
+        raise ValueError(f"{name} must be {'above' if low_open else 'at least'} {low:g} and at most {high:g}, "
+                         f"got {value!r}")
+    return value
+
+
 def _latency(spec: Any) -> Latency | None:
     if spec is None:
         return None
-    if isinstance(spec, int | float):
-        return Latency(fixed=float(spec))
+    if isinstance(spec, int | float) and not isinstance(spec, bool):
+        return Latency(fixed=float(_number("latency", spec, 0, MAX_SECONDS)))
     if not isinstance(spec, Mapping) or len(spec) != 1:
         raise ValueError("latency must be seconds, or one of {fixed: s}, {uniform: [low, high]}, "
                          "{lognormal: {mu, sigma}}")
     (kind, value), = spec.items()
     if kind == "fixed":
-        return Latency(fixed=float(value))
+        return Latency(fixed=float(_number("latency.fixed", value, 0, MAX_SECONDS)))
     if kind == "uniform":
-        low, high = (float(v) for v in value)
+        if not isinstance(value, list | tuple) or len(value) != 2:
+            raise ValueError(f"latency.uniform must be [low, high], got {value!r}")
+        low, high = (float(_number("latency.uniform", v, 0, MAX_SECONDS)) for v in value)
         return Latency(uniform=(low, high))
     if kind == "lognormal":
-        return Latency(lognormal=(float(value["mu"]), float(value["sigma"])))
+        if not isinstance(value, Mapping) or set(value) != {"mu", "sigma"}:
+            raise ValueError(f"latency.lognormal must be {{mu, sigma}}, got {value!r}")
+        # Bounded so that a delay stays below hours: e**(8 + 3 * 4) seconds at the far tail.
+        return Latency(lognormal=(float(_number("latency.lognormal.mu", value["mu"], -20, 8)),
+                                  float(_number("latency.lognormal.sigma", value["sigma"], 0, 4))))
     raise ValueError(f"unknown latency kind {kind!r}; one of fixed, uniform, lognormal")
+
+
+def _check_match(match: Mapping[str, Any]) -> dict[str, Any]:
+    """The match criteria, type-checked (null means "any"); ``nth`` as a tuple."""
+    checked = dict(match)
+    for key in ("operation", "path", "method", "model", "api_key"):
+        if checked.get(key) is not None and not isinstance(checked[key], str):
+            raise ValueError(f"match.{key} must be a string, got {checked[key]!r}")
+    if checked.get("dialect") is not None and checked["dialect"] not in DIALECTS:
+        raise ValueError(f"match.dialect must be one of {', '.join(DIALECTS)}, got {checked['dialect']!r}")
+    nth = checked.get("nth")
+    if nth is not None:
+        if not isinstance(nth, list | tuple):
+            nth = [nth]
+        checked["nth"] = tuple(int(_number("match.nth", n, 1, math.inf, integer=True)) for n in nth)
+    if checked.get("probability") is not None:
+        _number("match.probability", checked["probability"], 0, 1)
+    return checked
+
+
+def _check_parameters(spec: Mapping[str, Any]) -> None:
+    """Type-check a rule's parameters, so that a bad rule fails when added, not on the request it fires on."""
+    if "status" in spec:
+        _number("status", spec["status"], 100, 599, integer=True)
+    headers = spec.get("headers", {})
+    if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) and _HEADER_NAME.fullmatch(k) and _HEADER_VALUE.fullmatch(v)
+            for k, v in headers.items()):
+        raise ValueError(f"headers must map header names to printable ASCII values, got {headers!r}")
+    if spec.get("retry_after") is not None:
+        _number("retry_after", spec["retry_after"], 0, MAX_SECONDS)
+    if "mode" in spec and str(spec["mode"]) not in ("202", "json200"):
+        raise ValueError(f"mode must be 202 or json200, got {spec['mode']!r}")
+    if "bytes_per_second" in spec:
+        _number("bytes_per_second", spec["bytes_per_second"], 0, 1e12, low_open=True)
+    if "at_byte" in spec:
+        _number("at_byte", spec["at_byte"], 0, math.inf, integer=True)
+    if "seconds" in spec:
+        _number("seconds", spec["seconds"], 0, MAX_SECONDS)
+    if spec.get("times") is not None:
+        _number("times", spec["times"], 0, math.inf, integer=True)
 
 
 class FaultBook:
@@ -176,16 +245,13 @@ class FaultBook:
             ValueError: unknown keys, action or values (the message says which).
         """
         spec = dict(spec)
-        match_spec = dict(spec.pop("match", None) or {})
-        unknown_match = set(match_spec) - set(Match.__slots__)
+        raw_match = spec.pop("match", None) or {}
+        if not isinstance(raw_match, Mapping):
+            raise ValueError(f"match must be an object, got {raw_match!r}")
+        unknown_match = set(raw_match) - set(Match.__slots__)
         if unknown_match:
             raise ValueError(f"unknown match keys {sorted(unknown_match)}; allowed: {', '.join(Match.__slots__)}")
-        nth = match_spec.get("nth")
-        if nth is not None:
-            match_spec["nth"] = tuple(int(n) for n in ([nth] if isinstance(nth, int) else nth))
-        probability = match_spec.get("probability")
-        if probability is not None and not 0 <= float(probability) <= 1:
-            raise ValueError(f"probability must be between 0 and 1, got {probability}")
+        match_spec = _check_match(raw_match)
         action = spec.pop("action", "pass" if "latency" in spec else "respond")
         if action not in ACTIONS:
             raise ValueError(f"unknown action {action!r}; one of {', '.join(ACTIONS)}")
@@ -195,10 +261,7 @@ class FaultBook:
         unknown = set(spec) - allowed
         if unknown:
             raise ValueError(f"unknown fault keys {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
-        if action == "not_ready" and str(spec.get("mode", "202")) not in ("202", "json200"):
-            raise ValueError("not_ready mode must be 202 or json200")
-        if action == "respond" and not 100 <= int(spec.get("status", 500)) <= 599:
-            raise ValueError(f"status must be an HTTP status, got {spec.get('status')}")
+        _check_parameters(spec)
         if "mode" in spec:
             spec["mode"] = str(spec["mode"])
         rule = FaultRule(id=f"fault_{next(self._ids)}", match=Match(**match_spec), action=action, latency=latency,

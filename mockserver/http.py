@@ -89,7 +89,8 @@ def sign(secret: bytes, task_id: str) -> str:
 
 def signature_ok(secret: bytes, task_id: str, signature: str) -> bool:
     """Whether ``signature`` signs ``task_id`` (constant-time comparison)."""
-    return hmac.compare_digest(sign(secret, task_id), signature)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a 500 before this was found).
+    return hmac.compare_digest(sign(secret, task_id).encode(), signature.encode("utf-8", "surrogatepass"))
 
 
 def video_url(request: web.Request, secret: bytes, task_id: str) -> str:

@@ -22,6 +22,7 @@ A scenario file is YAML or JSON (examples in ``fixtures/scenarios/``)::
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections import deque
@@ -85,7 +86,19 @@ def _script(name: str, spec: Mapping[str, Any]) -> Script:
     values = dict(spec)
     if values.get("stall_seconds") in ("inf", "forever", None):
         values.pop("stall_seconds", None)
-    if "not_ready" in values:
+    # Types first, so that a bad script fails when added, not when a task follows it.
+    for key in ("fail_at", "stall_at"):
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"script {name!r}: {key} must be an integer percent, got {value!r}")
+    for key in ("stall_seconds", "ttl", "queued", "generating"):
+        value = values.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                  or not math.isfinite(value) or value < 0):
+            raise ValueError(f"script {name!r}: {key} must be a number of seconds, got {value!r}")
+    if "error" in values and not isinstance(values["error"], str):
+        raise ValueError(f"script {name!r}: error must be a failure kind, got {values['error']!r}")
+    if values.get("not_ready") is not None:
         values["not_ready"] = str(values["not_ready"])
     return Script(**values)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +11,10 @@ import requests
 from mockserver.server import ServerThread
 
 pytest_plugins = ["pytester"]
+
+# Every simulator the suite starts (ServerThread, the plugin's fixtures, `videomock serve` in a
+# subprocess) checks its own responses against openapi/videomock.yaml: drift answers 500 and fails the test.
+os.environ.setdefault("VIDEOMOCK_VALIDATE_RESPONSES", "1")
 
 
 class Client(requests.Session):
@@ -32,6 +37,7 @@ def server() -> Iterator[ServerThread]:
     """A fresh simulator with a manual clock (advance it with ``server.clock.advance(seconds)``)."""
     with ServerThread(manual_clock=True, seed=1234) as running:
         yield running
+        assert not running.errors, "the simulator failed while serving this test:\n" + "\n".join(running.errors)
 
 
 @pytest.fixture

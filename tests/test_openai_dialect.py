@@ -276,10 +276,14 @@ def test_list_pages_through_every_video_in_both_orders(bare):
 
 @pytest.mark.parametrize(("params", "param"), [
     ({"limit": 0}, "limit"), ({"limit": 101}, "limit"), ({"limit": "ten"}, "limit"), ({"limit": -1}, "limit"),
-    ({"order": "newest"}, "order"), ({"after": "video_unknown"}, "after"),
+    ({"order": "newest"}, "order"),
 ])
 def test_list_rejects_bad_parameters(client, params, param):
     check_error(client.get("/v1/videos", params=params), 400, param=param)
+
+
+def test_list_after_an_unknown_video_is_404(client):
+    check_error(client.get("/v1/videos", params={"after": "video_unknown"}), 404, param="after", code="video_not_found")
 
 
 # --- delete and remix -----------------------------------------------------------------------------------

@@ -77,4 +77,4 @@ def b64decode(text: str, what: str, exchange: Exchange) -> bytes:
         raise Finding(f"{what} is not valid base64", evidence(exchange)) from None
 
 
-__all__ = ["Context", "evidence", "error_message", "expect_error", "expect_mp4"]
+__all__ = ["Context", "error_message", "evidence", "expect_error", "expect_mp4"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import uuid
 from typing import Any
@@ -200,7 +201,7 @@ def status_words_are_documented(ctx: Context) -> None:
 def status_only_moves_forward(ctx: Context) -> None:
     for run in _tasks(ctx, ALL):
         ranks = [(STATUS_RANK.get(status_of(body) or "", -1), exchange) for exchange, body in run.polls]
-        for (before, _), (after, exchange) in zip(ranks, ranks[1:], strict=False):
+        for (before, _), (after, exchange) in itertools.pairwise(ranks):
             if after < before:
                 raise Finding(f"task {run.task_id} went back to {status_of(exchange.json())!r}",
                               evidence(*(e for _, e in ranks[-4:])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 from conformance.checks import STATUS_RANK, SUCCESS_WORDS, evidence, expect_error, expect_mp4
@@ -126,7 +127,7 @@ def status_only_moves_forward(ctx: Context) -> None:
         if status not in VIDEO_STATUSES:
             raise Finding(f"status {status!r} is not a VideoStatus", evidence(exchange))
         ranks.append((STATUS_RANK[status], exchange))
-    for (before, _), (after, exchange) in zip(ranks, ranks[1:], strict=False):
+    for (before, _), (after, exchange) in itertools.pairwise(ranks):
         if after < before:
             raise Finding("the video's status went back", evidence(exchange))
     again = ctx.request("GET", f"/v1/videos/{run.task_id}")

@@ -44,6 +44,7 @@ from aiohttp.web_request import FileField
 from mockserver.backend import Task
 from mockserver.catalog import RenderSpec
 from mockserver.errors import (
+    ApiError,
     InvalidFormData,
     InvalidParameter,
     RouteNotFound,
@@ -134,7 +135,8 @@ def poll_headers(request: web.Request, state: Snapshot) -> dict[str, str]:
     if state.terminal:
         return {}
     clock = request.app[CLOCK]
-    ms = MANUAL_POLL_MS if clock.manual else max(MIN_POLL_MS, min(1000, round(1000 / clock.speed)))
+    # min() before round(): at a tiny speed 1000 / speed is inf, which round() cannot take.
+    ms = MANUAL_POLL_MS if clock.manual else max(MIN_POLL_MS, round(min(1000.0, 1000 / clock.speed)))
     return {POLL_HEADER: str(ms)}
 
 
@@ -248,7 +250,7 @@ def check_input_reference(value: Any) -> dict[str, Any] | None:
     for key in value:
         if key not in ("image_url", "file_id"):
             raise InvalidParameter(f"{name}.{key}", f"Unknown parameter '{name}.{key}'; use 'image_url' or 'file_id'")
-    given = {key: ref for key, ref in value.items() if ref is not None}
+    given = dict(value)  # no nulls: ImageRefParam-2's fields are strings
     if len(given) != 1:
         raise InvalidParameter(name, f"Provide exactly one of '{name}.image_url' or '{name}.file_id'")
     ((key, ref),) = given.items()
@@ -269,6 +271,18 @@ def reject_unknown(fields: dict[str, Any], known: tuple[str, ...]) -> None:
     for key in fields:
         if key not in known:
             raise InvalidParameter(key, f"Unknown parameter: '{key}'; accepted: {', '.join(known)}")
+
+
+def reject_nulls(fields: dict[str, Any]) -> None:
+    """Refuse JSON ``null`` for an optional field: the reference schema types none of them as nullable.
+
+    Raises:
+        InvalidParameter: the first such field (a null ``prompt`` is left to :func:`check_prompt`).
+    """
+    for key, value in fields.items():
+        if value is None and key != "prompt":
+            raise InvalidParameter(key, f"Invalid type for '{key}': expected a value, but got null; omit the field "
+                                        "to use its default")
 
 
 def not_ready_mode(request: web.Request) -> str | None:
@@ -313,6 +327,7 @@ async def create_video(request: web.Request) -> web.Response:
     """
     fields = await read_fields(request)
     reject_unknown(fields, CREATE_FIELDS)
+    reject_nulls(fields)
     prompt = check_prompt(fields.get("prompt"))
     model = check_model(fields.get("model"))
     seconds = check_choice("seconds", fields.get("seconds"), SECONDS, "4")
@@ -340,7 +355,7 @@ async def list_videos(request: web.Request) -> web.Response:
     """List videos (``ListVideos``), newest first by default, as a ``VideoListResource``.
 
     Query: ``after`` (the ``last_id`` of the previous page), ``limit`` (1-100, default 20),
-    ``order`` (``asc`` | ``desc``). Errors: 400 for a bad limit, order or unknown ``after``.
+    ``order`` (``asc`` | ``desc``). Errors: 400 for a bad limit or order; 404 when ``after`` names no video.
     """
     query = request.query
     text = query.get("limit", "20")
@@ -348,7 +363,10 @@ async def list_videos(request: web.Request) -> web.Response:
         raise InvalidParameter("limit", f"Invalid value for 'limit': {text!r}; expected an integer from 1 to 100")
     order = check_choice("order", query.get("order"), ("asc", "desc"), "desc")
     backend = request.app[BACKEND]
-    tasks, has_more = backend.page_tasks(after=query.get("after") or None, limit=int(text), order=order)
+    try:
+        tasks, has_more = backend.page_tasks(after=query.get("after") or None, limit=int(text), order=order)
+    except InvalidParameter as exc:  # a well-formed cursor naming no video: not found, like the video itself
+        raise ApiError(exc.message, status=404, code="video_not_found", param="after") from None
     now = backend.clock.now()
     data = [video_object(task, task.snapshot(now)) for task in tasks]
     return json_response({"object": "list", "data": data, "first_id": data[0]["id"] if data else None,

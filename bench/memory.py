@@ -1,0 +1,131 @@
+"""Memory per stored task: bytes the task store holds per task, with 100 000 tasks (issue 9).
+
+Tasks are created in-process the way the dialect handlers create them (``catalog.validate`` for
+gateway bodies, the OpenAI create path's params), with a distinct ~60-character prompt each, a mix
+of models and scenarios. Two measurements:
+
+- ``tracemalloc``: Python allocations still alive after the tasks were stored, divided by their
+  number (the store, the tasks, their params, prompts, plans and the eviction index);
+- ``RSS``: growth of the process's resident set (``/proc/self/status`` VmRSS) while a first,
+  untraced store of the same tasks fills, which also counts allocator slack.
+
+The media cache is excluded (no video is rendered). Target: <= 1.5 KB per task (the closest peer
+keeps about 4.6 KB per stored video). Printed, never asserted; the exit status is 0.
+
+    .venv/bin/python bench/memory.py [--tasks 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mockserver import catalog  # noqa: E402
+from mockserver.backend import VideoBackend  # noqa: E402
+from mockserver.catalog import RenderSpec  # noqa: E402
+from mockserver.clock import Clock  # noqa: E402
+
+TARGET = 1536
+BODIES = [
+    {"model": "sora-2", "seconds": "4", "size": "720x1280"},
+    {"model": "sora-2", "duration": 10, "resolution": "1080p", "aspect_ratio": "16:9"},
+    {"model": "veo-3.1-fast-generate-preview", "durationSeconds": 8, "aspectRatio": "16:9", "generateAudio": True},
+    {"model": "wanx-video-v1", "duration": 5, "size": "1280x720", "image_url": "https://example.com/cat.png"},
+    {"model": "seedance-1.0-pro", "duration": 6, "resolution": "1080p", "aspect_ratio": "16:9"},
+]
+SCENARIOS = ["success", "success", "success", "content_policy", "stall"]
+
+
+def rss_bytes() -> int:
+    """The resident set size of this process, in bytes (0 where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def prepared() -> list[tuple[catalog.ModelSpec, dict]]:
+    """The gateway bodies that the catalog accepts, with their specs (unknown models skipped)."""
+    found = []
+    for body in BODIES:
+        try:
+            spec = catalog.lookup(body["model"])
+            catalog.validate(spec, body)
+        except Exception:  # a model renamed in the catalog: skip it, the mix stays representative
+            continue
+        found.append((spec, body))
+    return found
+
+
+def fill(backend: VideoBackend, count: int, bodies: list[tuple[catalog.ModelSpec, dict]]) -> None:
+    """Store ``count`` tasks: four of five through the gateway path, one through the OpenAI path."""
+    for index in range(count):
+        prompt = f"A red fox running through fresh snow at dawn, shot {index:07d}, cinematic"
+        scenario = SCENARIOS[index % len(SCENARIOS)]
+        if index % 5 == 4:
+            backend.create_task(model="sora-2", family="sora", prompt=prompt,
+                                params={"model": "sora-2", "seconds": "8", "size": "1280x720"},
+                                render=RenderSpec(1280, 720, 8), dialect="openai", scenario=scenario)
+            continue
+        spec, body = bodies[index % len(bodies)]
+        params, render = catalog.validate(spec, body)  # fresh objects per request, as a handler gets
+        backend.create_task(model=spec.model, family=spec.family, prompt=prompt, params=params, render=render,
+                            dialect="gateway", scenario=scenario)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=100_000, help="how many tasks to store (default 100000)")
+    args = parser.parse_args()
+    bodies = prepared()
+    # Warm up caches (interned plans, catalog lookups) outside the measured span.
+    fill(VideoBackend(Clock(manual=True), seed=1), 100, bodies)
+    gc.collect()
+
+    # RSS first, without tracemalloc (which costs memory per traced block itself).
+    backend = VideoBackend(Clock(manual=True), seed=1)
+    gc.collect()
+    rss_before = rss_bytes()
+    started = time.perf_counter()
+    fill(backend, args.tasks, bodies)
+    elapsed = time.perf_counter() - started
+    gc.collect()
+    rss_after = rss_bytes()
+    stored = len(backend)
+    del backend
+    gc.collect()
+
+    backend = VideoBackend(Clock(manual=True), seed=1)
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    fill(backend, args.tasks, bodies)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    traced = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    top = after.compare_to(before, "lineno")[:6]
+    tracemalloc.stop()
+
+    print(f"stored tasks:           {stored} (created in {elapsed:.2f} s, {args.tasks / elapsed:,.0f} tasks/s)")
+    print(f"tracemalloc per task:   {traced / args.tasks:,.0f} bytes")
+    if rss_before:
+        print(f"RSS growth per task:    {(rss_after - rss_before) / args.tasks:,.0f} bytes")
+    print("largest allocation sites:")
+    for stat in top:
+        print(f"  {stat.size_diff / args.tasks:8.1f} B/task  {stat.traceback}")
+    per_task = traced / args.tasks
+    verdict = "meets" if per_task <= TARGET else "misses"
+    print(f"memory per stored task = {per_task:,.0f} bytes ({verdict} the target <= {TARGET} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Staying up under load and abuse (issue 9): the request-body deadline and the housekeeping task.
+
+- :func:`body_deadline_middleware`: a request whose body has not arrived in full within
+  ``ServerConfig.body_timeout`` seconds of its headers gets 408 in the route's error envelope and
+  its connection is closed, so a client trickling its body never holds a handler for long.
+- :func:`housekeeping`: an app cleanup context that, once a second, evicts tasks that are due
+  (at most :data:`EVICT_PER_TICK` at a time), every :data:`SWEEP_SECONDS` rebuilds the eviction
+  schedule from every task, and saves the state file; on shutdown it saves and closes the state file.
+
+The other limits are aiohttp's, configured in ``mockserver.app`` and ``mockserver.server``: body
+size (``client_max_size``, 413), form parts (``client_max_fields``, 413), header line and field
+size (``max_line_size``/``max_field_size``: aiohttp answers 400 itself, before any route runs).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+
+from mockserver.errors import RequestTimeout
+from mockserver.keys import BACKEND, CONFIG
+from mockserver.middleware import render_error
+from mockserver.state import STATE
+
+log = logging.getLogger("videomock")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: How often housekeeping runs, in real seconds.
+TICK_SECONDS = 1.0
+#: How often the eviction schedule is rebuilt from every task, in real seconds (it costs about
+#: 1 ms per 1 000 tasks; it catches plans the control API replaced).
+SWEEP_SECONDS = 300.0
+#: Most tasks evicted per housekeeping tick (each costs a few microseconds of the event loop).
+EVICT_PER_TICK = 5_000
+
+
+@web.middleware
+async def body_deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Answer 408 (and close the connection) when the body is still arriving after ``body_timeout`` seconds.
+
+    The deadline runs from the moment the headers were read. Only the body's arrival is bounded: a
+    handler that runs long after the whole body arrived (a slow download, an injected hang) is not.
+    """
+    if not request.body_exists or request.content.is_eof():
+        return await handler(request)
+    timeout = request.app[CONFIG].body_timeout
+    task = asyncio.current_task()
+    assert task is not None
+    fired = False
+
+    def expire() -> None:
+        nonlocal fired
+        if not request.content.is_eof():
+            fired = True
+            task.cancel()
+
+    timer = asyncio.get_running_loop().call_later(timeout, expire)
+    try:
+        return await handler(request)
+    except asyncio.CancelledError:
+        if not fired:
+            raise
+        task.uncancel()
+        log.info("request body of %s %s not received within %g s: 408", request.method, request.path, timeout)
+        response = render_error(request, RequestTimeout(timeout))
+        response.force_close()
+        return response
+    finally:
+        timer.cancel()
+
+
+async def _tick(app: web.Application) -> None:
+    backend, loop = app[BACKEND], asyncio.get_running_loop()
+    swept = loop.time()
+    while True:
+        await asyncio.sleep(TICK_SECONDS)
+        try:
+            if loop.time() - swept >= SWEEP_SECONDS:
+                swept = loop.time()
+                backend.sweep(limit=EVICT_PER_TICK)
+            else:
+                backend.evict(limit=EVICT_PER_TICK)
+            state = app.get(STATE)
+            if state is not None:
+                state.flush()
+        except Exception:  # keep housekeeping alive whatever one round hit
+            log.exception("housekeeping failed")
+
+
+async def housekeeping(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: evict and save once a second while the app runs; save and close the state file at exit."""
+    task = asyncio.create_task(_tick(app), name="videomock-housekeeping")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    state = app.get(STATE)
+    if state is not None:
+        state.close()
