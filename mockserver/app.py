@@ -16,21 +16,23 @@ from mockserver.backend import VideoBackend
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
 from mockserver.contract import add_contract, contract_middleware
-from mockserver.control import CONTROLLER, Controller, control_guard
+from mockserver.control import CONTROLLER, Controller
 from mockserver.control import routes as control_routes
 from mockserver.deviations import STATE as DEVIATION_STATE
 from mockserver.deviations import DeviationState, check_names, deviation_middleware
 from mockserver.dialects import gateway, openai
-from mockserver.errors import ApiError, BodyTooLarge, RouteNotFound, Unauthorized
+from mockserver.errors import ApiError, BodyTooLarge, RouteNotFound
 from mockserver.faults import FaultBook
 from mockserver.fixtures_data import preload_documented_tasks
 from mockserver.http import media_response, signature_ok
 from mockserver.journal import Journal
 from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
+from mockserver.limits import body_deadline_middleware, housekeeping
 from mockserver.media import MediaSynthesizer
-from mockserver.middleware import fault_middleware, journal_middleware, render_error
+from mockserver.middleware import gate_middleware, journal_middleware, render_error
 from mockserver.profiles import get_profile
 from mockserver.scenarios import ScenarioBook
+from mockserver.state import STATE, StateFile, persist_middleware
 
 log = logging.getLogger("videomock")
 
@@ -60,21 +62,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         request.app[ERRORS].append(f"{request.method} {request.path}\n{traceback.format_exc()}")
         return render_error(request, ApiError("The simulator failed on this request; see its log",
                                               status=500, code="internal_error", type="server_error"))
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Bearer auth on every ``/v1/`` route (seeds 000-004: ``Authorization: Bearer sk-…``)."""
-    if request.path.startswith("/v1/") and "no-auth" not in request.app[CONFIG].deviations:
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-        accepted = request.app[CONFIG].api_keys
-        # Compare against every key in constant time, so timing tells nothing about a key.
-        matched = False
-        for candidate in accepted:
-            matched |= secrets.compare_digest(key.strip().encode(), candidate.encode())
-        if scheme.lower() != "bearer" or not matched:
-            raise Unauthorized("Invalid or missing API key: send 'Authorization: Bearer <key>'")
-    return await handler(request)
 
 
 async def serve_media(request: web.Request) -> web.StreamResponse:
@@ -112,17 +99,21 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     if overrides:
         config = dataclasses.replace(config, **overrides)
     scenarios = ScenarioBook(config.scenarios, seed=config.seed)
+    state = StateFile(config.state_path) if config.state_path else None  # issue 9: --state FILE
     app = web.Application(
-        middlewares=[journal_middleware, deviation_middleware,
+        # Each layer costs every request: optional layers exist only when switched on.
+        middlewares=[body_deadline_middleware, journal_middleware, *([persist_middleware] if state else []),
+                     *([deviation_middleware] if config.deviations else []),
                      *([contract_middleware] if config.validate_responses else []),
-                     error_middleware, control_guard, fault_middleware, auth_middleware],
-        client_max_size=config.max_body_bytes,
+                     error_middleware, gate_middleware],
+        client_max_size=config.max_body_bytes, client_max_fields=config.max_form_parts,
     )
-    clock = Clock(config.speed, manual=config.manual_clock)
+    clock = Clock(config.speed, manual=config.manual_clock, start=state.resume_time() if state else None)
     app[CONFIG] = config
     app[CLOCK] = clock
     app[BACKEND] = VideoBackend(clock, seed=config.seed, ttl=config.ttl, scenarios=scenarios,
-                                video_bytes=config.video_bytes)
+                                video_bytes=config.video_bytes, max_tasks=config.max_tasks,
+                                evict_grace=config.evict_grace)
     app[FAULTS] = FaultBook(seed=config.seed)
     for spec in scenarios.fault_specs:
         app[FAULTS].add(spec)
@@ -140,6 +131,11 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
                        else secrets.token_bytes(32))
     if config.examples:
         preload_documented_tasks(app[BACKEND])
+    if state is not None:  # after the examples: a saved task replaces a preloaded one with its ID
+        app[URL_SECRET] = state.secret(app[URL_SECRET])
+        state.attach(app[BACKEND], clock, config.seed)
+        app[STATE] = state
+    app.cleanup_ctx.append(housekeeping)
     app.add_routes(gateway.routes)
     app.add_routes(openai.routes)
     app.router.add_get("/media/{task_id}.mp4", serve_media, name="media:serve_media")

@@ -221,13 +221,15 @@ def _allowed(request: web.Request) -> bool:
         return False
 
 
-@web.middleware
-async def control_guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Refuse control calls from off loopback without the control token (403)."""
-    if request.path.startswith("/_videomock/") and not _allowed(request):
+def check_control_access(request: web.Request) -> None:
+    """Refuse control calls from off loopback without the control token.
+
+    Raises:
+        ApiError: 403 ``control_forbidden``.
+    """
+    if not _allowed(request):
         raise ApiError("The control API answers on loopback only, or with its token in X-Videomock-Token",
                        status=403, code="control_forbidden", type="permission_error")
-    return await handler(request)
 
 
 async def _json(request: web.Request, fields: tuple[str, ...] | None = None, *,
@@ -341,10 +343,12 @@ async def add_scenario(request: web.Request) -> web.Response:
 @routes.post("/_videomock/scenarios/next", name="control:enqueue")
 async def enqueue(request: web.Request) -> web.Response:
     body = await _json(request, ("scenario", "count"))
-    count = body.get("count", 1)
+    count, scenario = body.get("count", 1), body.get("scenario")
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
         raise InvalidParameter("count", "'count' must be an integer from 1 to 10000")
-    return json_response({"queue": _ctl(request).enqueue(str(body.get("scenario")), count)})
+    if not isinstance(scenario, str):
+        raise InvalidParameter("scenario", f"'scenario' must be a scenario's name, got {scenario!r}")
+    return json_response({"queue": _ctl(request).enqueue(scenario, count)})
 
 
 @routes.get("/_videomock/faults", name="control:list_faults")

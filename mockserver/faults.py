@@ -245,7 +245,8 @@ class FaultBook:
             ValueError: unknown keys, action or values (the message says which).
         """
         spec = dict(spec)
-        raw_match = spec.pop("match", None) or {}
+        raw_match = spec.pop("match", None)
+        raw_match = {} if raw_match is None else raw_match
         if not isinstance(raw_match, Mapping):
             raise ValueError(f"match must be an object, got {raw_match!r}")
         unknown_match = set(raw_match) - set(Match.__slots__)

@@ -7,6 +7,7 @@ error middleware of ``mockserver.app`` and the ``respond`` fault both use it.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import socket
 import struct
@@ -16,7 +17,8 @@ from pathlib import Path
 
 from aiohttp import hdrs, web
 
-from mockserver.errors import ApiError
+from mockserver.control import check_control_access
+from mockserver.errors import ApiError, Unauthorized
 from mockserver.faults import FaultRule, RequestFacts
 from mockserver.journal import MAX_BODY, Entry
 from mockserver.jsonio import json_response
@@ -164,20 +166,51 @@ def _type_for(status: int) -> str:
     return "server_error" if status >= 500 else "invalid_request_error"
 
 
+def authenticate(request: web.Request) -> None:
+    """Bearer auth on every ``/v1/`` route (seeds 000-004: ``Authorization: Bearer sk-…``).
+
+    Every accepted key is compared in constant time, so timing tells nothing about a key.
+
+    Raises:
+        Unauthorized: a missing, malformed or unknown key.
+    """
+    config = request.app[CONFIG]
+    if not request.path.startswith("/v1/") or "no-auth" in config.deviations:
+        return
+    scheme, _, key = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+    sent = key.strip().encode()
+    matched = False
+    for candidate in config.api_keys:
+        matched |= hmac.compare_digest(sent, candidate.encode())
+    if scheme.lower() != "bearer" or not matched:
+        raise Unauthorized("Invalid or missing API key: send 'Authorization: Bearer <key>'")
+
+
 @web.middleware
-async def fault_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Apply the first fault rule that fires for this request (none configured: nothing happens)."""
+async def gate_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Control-API access, fault injection and Bearer auth, in one layer (each layer costs every request).
+
+    A fault rule that fires answers before auth (a gateway misbehaving); with no rule configured,
+    no fault ever fires.
+    """
+    if request.path.startswith(CONTROL_PREFIX):
+        check_control_access(request)
+        return await handler(request)
     faults = request.app[FAULTS]
-    if not faults.rules or request.path.startswith(CONTROL_PREFIX):
-        return await handler(request)
-    rule = faults.pick(await _facts(request))
+    rule = faults.pick(await _facts(request)) if faults.rules else None
     if rule is None:
+        authenticate(request)
         return await handler(request)
+
+    async def authenticated(request: web.Request) -> web.StreamResponse:
+        authenticate(request)
+        return await handler(request)
+
     request[FAULT_KEY] = rule.id
     delay = faults.delay(rule)
     if delay:
         await asyncio.sleep(delay)
-    return await _apply(request, handler, rule)
+    return await _apply(request, authenticated, rule)
 
 
 @web.middleware

@@ -35,7 +35,11 @@ def run(config: ServerConfig, announce: Callable[[str, int], None]) -> None:
 
 
 async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
-    runner = web.AppRunner(app, access_log=None)
+    config = app[CONFIG]
+    # Issue 9: in-flight requests get shutdown_timeout seconds on stop; longer header lines and fields
+    # than max_header_bytes get aiohttp's own 400 before any route runs.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.shutdown_timeout,
+                           max_line_size=config.max_header_bytes, max_field_size=config.max_header_bytes)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -149,6 +153,9 @@ class _ThreadSafe:
 
 async def serve_forever(config: ServerConfig, announce: Callable[[str, int], None]) -> None:
     """Serve until SIGINT or SIGTERM, then shut down cleanly.
+
+    Shutting down stops accepting connections, lets in-flight requests (downloads) finish for up to
+    ``config.shutdown_timeout`` seconds, and then saves and closes the state file, if any (issue 9).
 
     Args:
         config: The settings.

@@ -15,6 +15,7 @@ What the file keeps, so a restart — or a kill -9 — loses nothing that was ac
   from the OS's randomness without a seed), so a restarted simulator never repeats the IDs of an
   earlier run, not even those of deleted or evicted tasks.
 
+The secret that signs video URLs is kept too, so a URL handed out before a restart still works.
 Not kept: fault rules, the scenario queue, the journal and the media cache. The documented example
 tasks are preloaded at each start; a saved task with the same ID replaces the preloaded one.
 
@@ -87,7 +88,8 @@ def decode_task(task_id: str, data: bytes, backend: VideoBackend) -> Task:
     """
     row = orjson.loads(data)
     plan = row["plan"]
-    phases = tuple(Phase(Status(status), _number(seconds), (low, high)) for status, seconds, low, high in plan["phases"])
+    phases = tuple(Phase(Status(status), _number(seconds), (low, high))
+                   for status, seconds, low, high in plan["phases"])
     error = None if plan["error"] is None else TaskError(*plan["error"])
     return Task(
         id=task_id, model=row["model"], family=row["family"], prompt=row["prompt"], params=row["params"],
@@ -134,6 +136,14 @@ class StateFile:
     def _put_meta(self, key: str, value: Any) -> None:
         self._db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = "
                          "excluded.value", (key, orjson.dumps(value).decode()))
+
+    def secret(self, fresh: bytes) -> bytes:
+        """The secret that signs video URLs: the saved one, else ``fresh`` (saved now), so URLs outlive restarts."""
+        saved = self._meta("url_secret")
+        if saved is not None:
+            return bytes.fromhex(saved)
+        self._put_meta("url_secret", fresh.hex())
+        return fresh
 
     def resume_time(self, wall: float | None = None) -> float | None:
         """The simulated unix time to resume at, in seconds, or None for a file without a clock yet.
