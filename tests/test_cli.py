@@ -71,3 +71,15 @@ def test_unknown_profile_is_refused():
     process = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--profile", "nope"],
                              capture_output=True, text=True, timeout=20)
     assert process.returncode == 2 and "new-api" in process.stderr
+
+
+def test_readme_lists_every_deviation_and_its_checks():
+    from pathlib import Path
+
+    from mockserver.deviations import DEVIATIONS
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for deviation in DEVIATIONS.values():
+        row = next((line for line in readme.splitlines() if line.startswith(f"| `{deviation.name}` |")), None)
+        assert row is not None, deviation.name
+        assert all(f"`{check}`" in row for check in deviation.caught_by), row

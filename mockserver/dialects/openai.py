@@ -45,6 +45,7 @@ from mockserver.backend import Task
 from mockserver.catalog import RenderSpec
 from mockserver.errors import (
     ApiError,
+    BodyTooLarge,
     InvalidFormData,
     InvalidParameter,
     RouteNotFound,
@@ -57,7 +58,7 @@ from mockserver.errors import (
 )
 from mockserver.http import check_prompt, media_response, read_json, select_scenario
 from mockserver.jsonio import json_response
-from mockserver.keys import BACKEND, CLOCK
+from mockserver.keys import BACKEND, CLOCK, CONFIG
 from mockserver.lifecycle import Snapshot, Status
 from mockserver.middleware import NOT_READY_KEY
 
@@ -150,6 +151,7 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
         UnsupportedMediaType: any other Content-Type.
         InvalidJSON: the JSON body is not an object.
         InvalidFormData: the form cannot be parsed, a text field is not UTF-8, or a field is repeated.
+        BodyTooLarge: more parts than ``max_form_parts``, or a part larger than ``max_part_bytes`` (issue 9).
     """
     if request.content_type == "application/json":
         return await read_json(request)
@@ -160,12 +162,22 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
         form = await request.post()
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidFormData(f"The form body cannot be parsed: {exc}") from None
+    except web.HTTPRequestEntityTooLarge as exc:  # too many parts, or the whole body too large (issue 9)
+        raise BodyTooLarge(f"The form is too large: {exc.text}") from None
     fields: dict[str, Any] = {}
+    part_limit = request.app[CONFIG].max_part_bytes
     for key in dict.fromkeys(form):
         values = form.getall(key)
         if len(values) > 1:
             raise InvalidFormData(f"Form field '{key}' was sent {len(values)} times; send it once", param=key)
         value = values[0]
+        if isinstance(value, FileField):
+            size = value.file.seek(0, 2)
+            value.file.seek(0)
+        else:
+            size = len(value.encode() if isinstance(value, str) else value)
+        if size > part_limit:
+            raise BodyTooLarge(f"Form part '{key}' is {size} bytes; the limit is {part_limit} bytes", param=key)
         if isinstance(value, (bytes, bytearray)):
             try:
                 value = bytes(value).decode()
