@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, NamedTuple
+from urllib.parse import parse_qsl
 
 #: Largest response or request body kept in an entry, in bytes (larger ones are summarised).
 MAX_BODY = 64 * 1024
@@ -35,16 +36,14 @@ class Entry(NamedTuple):
     duration_ms: float
     method: str
     path: str
-    query: tuple[tuple[str, str], ...]
+    query: str  # the raw query string
     operation: str
     route_task_id: str | None
     request_headers: tuple[tuple[str, str], ...]
     request_body: bytes | tuple[int | None, str] | None  # raw bytes, or (size in bytes, content type)
-    request_type: str
     status: int
     response_headers: tuple[tuple[str, str], ...]
     response_body: bytes | tuple[int | None, str] | None
-    response_type: str
     fault: str | None
 
     @property
@@ -53,7 +52,7 @@ class Entry(NamedTuple):
         if self.route_task_id is not None:
             return self.route_task_id
         if isinstance(self.response_body, bytes) and self.status < 300:
-            body = describe_body(self.response_body, self.response_type)
+            body = describe_body(self.response_body, _content_type(self.response_headers))
             if isinstance(body, dict):
                 found = body.get("task_id") or body.get("id")
                 if isinstance(found, str) and found.startswith(("video_", "task_")):
@@ -64,13 +63,21 @@ class Entry(NamedTuple):
         """The exchange as JSON-ready data, secrets redacted."""
         return {
             "seq": self.seq, "at": self.at, "wall": self.wall, "duration_ms": self.duration_ms,
-            "method": self.method, "path": self.path, "query": redact_query(self.query),
+            "method": self.method, "path": self.path, "query": redact_query(parse_qsl(self.query)),
             "operation": self.operation, "task_id": self.task_id,
             "request_headers": redact_headers(self.request_headers),
-            "request_body": _described(self.request_body, self.request_type),
+            "request_body": _described(self.request_body, _content_type(self.request_headers)),
             "status": self.status, "response_headers": redact_headers(self.response_headers),
-            "response_body": _described(self.response_body, self.response_type), "fault": self.fault,
+            "response_body": _described(self.response_body, _content_type(self.response_headers)),
+            "fault": self.fault,
         }
+
+
+def _content_type(headers: tuple[tuple[str, str], ...]) -> str:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.split(";", 1)[0].strip()
+    return ""
 
 
 def _described(body: bytes | tuple[int | None, str] | None, content_type: str) -> Any:

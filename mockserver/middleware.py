@@ -64,7 +64,7 @@ def _readable(request: web.Request) -> bool:
 
 def _task_id(request: web.Request) -> str | None:
     info = request.match_info
-    return info.get("task_id") or info.get("video_id") or request.query.get("id")
+    return info.get("task_id") or info.get("video_id") or (request.query.get("id") if request.query_string else None)
 
 
 async def _facts(request: web.Request) -> RequestFacts:
@@ -240,24 +240,20 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
         return response
     finally:
-        status, headers, content_type = 0, (), ""
+        status, headers = 0, ()
         body: bytes | tuple[int | None, str] | None = None
         if response is not None and (response.prepared or isinstance(response, web.Response)):
-            status, headers, content_type = response.status, tuple(response.headers.items()), response.content_type
+            status, headers = response.status, tuple(response.headers.items())
             raw_body = response.body if isinstance(response, web.Response) else None
             if isinstance(raw_body, bytes) and len(raw_body) <= MAX_BODY:
                 body = raw_body
             elif response.content_length:
-                body = (response.content_length, content_type)
+                body = (response.content_length, response.content_type)
         fault = request.get(FAULT_KEY) if request.app[FAULTS].rules else None
-        transport = request.transport
-        if fault and (transport is None or transport.is_closing()):
+        if fault and (request.transport is None or request.transport.is_closing()):
             status = 0  # reset, hang or truncate: the client saw no (complete) answer
-        journal.record(Entry(
-            seq=seq, at=at, wall=wall, duration_ms=round((time.perf_counter() - started) * 1000, 3),
-            method=request.method, path=request.path, query=tuple(request.query.items()),
-            operation=request.match_info.route.name or "", route_task_id=_task_id(request),
-            request_headers=tuple(request.headers.items()), request_body=request_body,
-            request_type=request.content_type, status=status, response_headers=headers, response_body=body,
-            response_type=content_type, fault=fault,
+        journal.record(Entry(  # positional: this runs on every request
+            seq, at, wall, round((time.perf_counter() - started) * 1000, 3), request.method, request.path,
+            request.query_string, request.match_info.route.name or "", _task_id(request),
+            tuple(request.headers.items()), request_body, status, headers, body, fault,
         ))
