@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mockserver import catalog  # noqa: E402
-from mockserver.backend import VideoBackend  # noqa: E402
-from mockserver.catalog import RenderSpec  # noqa: E402
-from mockserver.clock import Clock  # noqa: E402
+from mockserver import catalog
+from mockserver.backend import VideoBackend
+from mockserver.catalog import RenderSpec
+from mockserver.clock import Clock
 
 TARGET = 1536
 BODIES = [

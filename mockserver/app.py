@@ -29,7 +29,7 @@ from mockserver.journal import Journal
 from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
 from mockserver.limits import body_deadline_middleware, housekeeping
 from mockserver.media import MediaSynthesizer
-from mockserver.middleware import gate_middleware, journal_middleware, render_error
+from mockserver.middleware import gate_middleware, journal_middleware, journal_on_prepare, render_error
 from mockserver.profiles import get_profile
 from mockserver.scenarios import ScenarioBook
 from mockserver.state import STATE, StateFile, persist_middleware
@@ -124,6 +124,7 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     app[DEVIATION_STATE] = DeviationState()
     app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
     app.on_cleanup.append(_close_media)
+    app.on_response_prepare.append(journal_on_prepare)
     app[PROFILE] = get_profile(config.profile)
     # Seeded runs sign URLs the same way every time (determinism); unseeded ones use a random secret.
     seeded = config.seed is not None

@@ -61,14 +61,14 @@ class RenderSpec:
 
 # --- parameter kinds ---------------------------------------------------------------------------
 
-# The patterns are also the contract's (openapi/videomock.yaml: NotBlank, HttpUrl, DataUri,
+# The patterns are also the contract's (openapi/videomock.yaml: Prompt, HttpUrl, DataUri,
 # Base64Data, SeedString); tests/test_contract.py checks that both say the same. They spell every
 # class out (no \s, \w, \d) and a closing "$" means the end of the string, so that Python here and
 # the ECMA-262 engines of schema tools read them alike.
 #: Python's whitespace (``str.isspace``: what ``str.strip`` removes), as a regex class body.
 WHITESPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-#: Text that is not blank (found anywhere: the pattern is a search).
-NOT_BLANK_PATTERN = f"[^{WHITESPACE}]"
+#: Blank text (the contract rules it out with ``not``: a prompt, a style, an ID must not be blank).
+BLANK_PATTERN = f"^[{WHITESPACE}]*$"
 URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]?://[^{WHITESPACE}/$.?#][^{WHITESPACE}]*$"
 DATA_URI_PATTERN = (r"^data:[A-Za-z0-9_.+-]+/[A-Za-z0-9_.+-]+(;[A-Za-z0-9_.+-]+=[A-Za-z0-9_.+-]+)*;base64,"
                     rf"[A-Za-z0-9+/={WHITESPACE}]+$")

@@ -55,10 +55,27 @@ def main() -> None:
 @click.option("--validate-responses", is_flag=True, default=False,
               help="Check every response against openapi/videomock.yaml; drift answers 500 (also: "
                    "VIDEOMOCK_VALIDATE_RESPONSES=1).")
+# Issue 9: staying up for days, under load and abuse, without losing a task.
+@click.option("--state", "state_path", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="SQLite file keeping tasks, the clock and the ID sequence across restarts (even kill -9).")
+@click.option("--max-tasks", type=click.IntRange(min=1), default=100_000, show_default=True,
+              help="Most tasks stored at once; a submit beyond it, with nothing evictable, gets 429.")
+@click.option("--evict-grace", type=click.FloatRange(min=0), default=3600.0, show_default=True,
+              help="Simulated seconds a task is kept after its video expired (or it failed) before eviction.")
+@click.option("--shutdown-timeout", type=click.FloatRange(min=0), default=10.0, show_default=True,
+              help="Seconds in-flight requests (downloads) get to finish on SIGTERM.")
+@click.option("--body-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Seconds a request body may take to arrive; slower bodies get 408.")
+@click.option("--max-header-size", "max_header_bytes", type=click.IntRange(min=1024), default=8190,
+              show_default=True, help="Longest request line or header field in bytes; longer ones get 400.")
+@click.option("--max-form-parts", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Most parts in a multipart or urlencoded form; more get 413.")
+@click.option("--max-part-bytes", type=click.IntRange(min=1), default=24 * 1024 * 1024, show_default=True,
+              help="Largest single form part in bytes; larger ones get 413.")
 def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_kind: str, seed: int | None,
           ttl: float, profile: str, max_body_bytes: int, video_bytes: int | None, config_file: str | None,
           not_ready: str | None, control_token: str | None, examples: bool, validate_responses: bool,
-          deviations: tuple[str, ...]) -> None:
+          deviations: tuple[str, ...], **limits: Any) -> None:
     """Run the simulator until Ctrl-C or SIGTERM."""
     scenarios = _load_scenarios(config_file)
     if not_ready is not None:
@@ -67,7 +84,7 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_k
                           manual_clock=clock_kind == "manual", seed=seed, ttl=ttl, profile=profile,
                           max_body_bytes=max_body_bytes, video_bytes=video_bytes, scenarios=scenarios,
                           control_token=control_token, examples=examples, deviations=deviations,
-                          **({"validate_responses": True} if validate_responses else {}))
+                          **({"validate_responses": True} if validate_responses else {}), **limits)
     if not _is_loopback(host):
         click.echo(f"warning: binding {host}, which is not loopback: other machines can reach this simulator",
                    err=True)
@@ -76,8 +93,14 @@ def serve(host: str, port: int, api_keys: tuple[str, ...], speed: float, clock_k
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         click.echo(f"videomock serving on http://{shown}:{bound_port}", err=False)
         click.echo(f"  base URL: http://{shown}:{bound_port}/v1")
-        click.echo(f"  API key:  {config.api_keys[0]}  (Authorization: Bearer {config.api_keys[0]})")
+        key = config.api_keys[0]
+        if key == DEFAULT_API_KEY:  # the seeds' public example key; a key of your own is never printed
+            click.echo(f"  API key:  {key}  (Authorization: Bearer {key})")
+        else:
+            click.echo(f"  API key:  the {len(config.api_keys)} key(s) given with --api-key (not shown)")
         click.echo(f"  profile:  {profile}; clock: {clock_kind} x{speed:g}; Ctrl-C stops", err=False)
+        if config.state_path:
+            click.echo(f"  state:    {config.state_path} (tasks, clock and IDs survive restarts)")
         sys.stdout.flush()
 
     try:
@@ -111,8 +134,10 @@ def _load_scenarios(path: str | None) -> dict[str, Any]:
 
 def _register_check() -> None:
     from conformance.cli import check
+    from conformance.client_cli import check_client
 
     main.add_command(check)
+    main.add_command(check_client)
 
 
 _register_check()

@@ -29,7 +29,7 @@ import orjson
 import yaml
 from aiohttp import web
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -146,12 +146,12 @@ class ContractChecker:
         return found
 
     def errors(self, pointer: str, instance: Any) -> str | None:
-        """Why ``instance`` does not match the schema at ``pointer``, or None when it does."""
-        error = best_match(self.validator(pointer).iter_errors(instance))
-        if error is None:
+        """Why ``instance`` does not match the schema at ``pointer`` (the three most relevant errors), or None."""
+        found = sorted(self.validator(pointer).iter_errors(instance), key=relevance, reverse=True)[:3]
+        if not found:
             return None
-        where = "/".join(str(part) for part in error.absolute_schema_path)
-        return f"{_shorten(error.message)} (at {error.json_path}; schema {pointer}: {_shorten(where, 200)})"
+        described = "; ".join(f"{_shorten(error.message)} (at {error.json_path})" for error in found)
+        return f"{described} [schema {pointer}]"
 
     def operation(self, path: str, method: str) -> tuple[str, dict[str, Any]] | None:
         """The pointer and object of the operation at a path template and method, or None."""
@@ -235,8 +235,9 @@ class ContractChecker:
 
 # --- which operation a request is -----------------------------------------------------------------
 
-#: Targets: ("operation", label, pointer, head) | ("error_only", label) | ("skip", reason).
-Target = tuple[Any, ...]
+#: What to check an answer against: ("operation", label, pointer) | ("error_only", label) |
+#: ("missing", label) for a route the contract lacks | ("skip", reason).
+Target = tuple[str, ...]
 
 
 def _target(request: web.Request) -> Target:
@@ -252,14 +253,13 @@ def _target(request: web.Request) -> Target:
     resource = route.resource
     template = resource.canonical if resource is not None else request.path
     method = request.method.lower()
-    head = method == "head"
     found = checker().operation(template, method)
-    if found is None and head:
+    if found is None and method == "head":
         found = checker().operation(template, "get")  # aiohttp answers HEAD on every GET route
     if found is None:
         return ("missing", f"route {name} ({request.method} {template}) is not in the contract")
     pointer, operation = found
-    return ("operation", f"{operation.get('operationId', name)} ({request.method} {template})", pointer, head)
+    return ("operation", f"{operation.get('operationId', name)} ({request.method} {template})", pointer)
 
 
 def _fault_shaped(request: web.Request) -> str | None:
@@ -291,11 +291,10 @@ def violations(request: web.Request, response: web.StreamResponse, body: bytes |
     status, content_type = response.status, response.headers.get("Content-Type")
     if kind == "operation":
         pointer = target[2]
-        if shaped == "envelope" and checker().response_for(pointer, status) is None:
-            kind = "error_only"  # an injected status the operation does not document: check the envelope
-        else:
+        if shaped != "envelope" or checker().response_for(pointer, status) is not None:
             return label, checker().check_response(pointer, status, content_type, response.headers, body,
                                                    check_body=not head)
+        # An injected error with a status the operation does not document: only its envelope is checked.
     if head or body is None:
         return label, []
     if status < 400:

@@ -180,6 +180,7 @@ class Controller:
         now = self.clock.now()
         task.plan = settle(task.plan, task.created_at, now, error=FAILURES[error] if outcome == "fail" else None,
                            expire=outcome == "expire")
+        self.backend.touch(task.id)  # saved by --state like any other change
         return self._inspect(task)
 
     def entries(self, **filters: Any) -> list[dict[str, Any]]:
@@ -247,7 +248,7 @@ async def _json(request: web.Request, fields: tuple[str, ...] | None = None, *,
         return {}
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: "[[[[…" (issue 9)
         raise InvalidJSON(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidJSON("Request body must be a JSON object")
@@ -344,6 +345,8 @@ async def add_scenario(request: web.Request) -> web.Response:
 async def enqueue(request: web.Request) -> web.Response:
     body = await _json(request, ("scenario", "count"))
     count, scenario = body.get("count", 1), body.get("scenario")
+    if isinstance(count, float) and count.is_integer():
+        count = int(count)  # 3.0 is the JSON integer 3
     if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 10_000:
         raise InvalidParameter("count", "'count' must be an integer from 1 to 10000")
     if not isinstance(scenario, str):

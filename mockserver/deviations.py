@@ -201,7 +201,7 @@ def _query(request: web.Request, response: web.StreamResponse, body: object,
 
 async def _download(request: web.Request, response: web.StreamResponse, body: object,
                     active: tuple[str, ...]) -> web.StreamResponse:
-    if response.status == 400 and "download-any-model" in active and isinstance(body, dict) \
+    if response.status == 404 and "download-any-model" in active and isinstance(body, dict) \
             and body.get("error", {}).get("code") == "download_not_supported":
         task = request.app[BACKEND].find(request.query["id"])
         assert task is not None

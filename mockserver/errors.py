@@ -128,8 +128,13 @@ class TaskExpired(ApiError):
 
 
 class DownloadNotSupported(ApiError):
-    """Raised when the base64 download endpoint is asked for a non-Sora task (seed 000)."""
+    """Raised when the base64 download endpoint is asked for a non-Sora task (seed 000).
 
+    404: the endpoint has no download for such a task (its video is at the query answer's ``url``).
+    A well-formed request for an existing task is not a 400, which the contract keeps for bad input.
+    """
+
+    status = 404
     code = "download_not_supported"
 
     def __init__(self, task_id: str, model: str) -> None:

@@ -151,6 +151,8 @@ _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")
 def _number(name: str, value: Any, low: float, high: float, *, integer: bool = False,
             low_open: bool = False) -> float:
     """``value`` if it is a finite number (an integer when ``integer``) within [low, high]; else ValueError."""
+    if integer and isinstance(value, float) and value.is_integer():
+        value = int(value)  # 3.0 is the JSON integer 3
     kinds = int if integer else int | float
     if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
         raise ValueError(f"{name} must be {'an integer' if integer else 'a number'}, got {value!r}")
@@ -179,7 +181,7 @@ def _latency(spec: Any) -> Latency | None:
     if kind == "lognormal":
         if not isinstance(value, Mapping) or set(value) != {"mu", "sigma"}:
             raise ValueError(f"latency.lognormal must be {{mu, sigma}}, got {value!r}")
-        # Bounded so that a delay stays below hours: e**(8 + 3 * 4) seconds at the far tail.
+        # Bounded like the contract's FaultLatency: a median delay of at most e**8 s (under an hour).
         return Latency(lognormal=(float(_number("latency.lognormal.mu", value["mu"], -20, 8)),
                                   float(_number("latency.lognormal.sigma", value["sigma"], 0, 4))))
     raise ValueError(f"unknown latency kind {kind!r}; one of fixed, uniform, lognormal")
@@ -203,10 +205,10 @@ def _check_match(match: Mapping[str, Any]) -> dict[str, Any]:
     return checked
 
 
-def _check_parameters(spec: Mapping[str, Any]) -> None:
-    """Type-check a rule's parameters, so that a bad rule fails when added, not on the request it fires on."""
+def _check_parameters(spec: dict[str, Any]) -> None:
+    """Type-check a rule's parameters (integers made ints), so that a bad rule fails when added, not when it fires."""
     if "status" in spec:
-        _number("status", spec["status"], 100, 599, integer=True)
+        spec["status"] = _number("status", spec["status"], 100, 599, integer=True)
     headers = spec.get("headers", {})
     if not isinstance(headers, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str) and _HEADER_NAME.fullmatch(k) and _HEADER_VALUE.fullmatch(v)
@@ -219,11 +221,11 @@ def _check_parameters(spec: Mapping[str, Any]) -> None:
     if "bytes_per_second" in spec:
         _number("bytes_per_second", spec["bytes_per_second"], 0, 1e12, low_open=True)
     if "at_byte" in spec:
-        _number("at_byte", spec["at_byte"], 0, math.inf, integer=True)
+        spec["at_byte"] = _number("at_byte", spec["at_byte"], 0, math.inf, integer=True)
     if "seconds" in spec:
         _number("seconds", spec["seconds"], 0, MAX_SECONDS)
     if spec.get("times") is not None:
-        _number("times", spec["times"], 0, math.inf, integer=True)
+        spec["times"] = _number("times", spec["times"], 0, math.inf, integer=True)
 
 
 class FaultBook:

@@ -47,7 +47,7 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     raw = await read_body(request)
     try:
         body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: "[[[[…" (issue 9)
         raise InvalidJSON(f"Request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise InvalidJSON(f"Request body must be a JSON object, got {type(body).__name__}")

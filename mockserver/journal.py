@@ -107,7 +107,7 @@ def describe_body(data: bytes | None, content_type: str) -> Any:
     if "json" in content_type:
         try:
             return json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # "[[[[…" nested deeper than Python recurses
             return text
     return text
 

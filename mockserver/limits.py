@@ -2,7 +2,7 @@
 
 - :func:`body_deadline_middleware`: a request whose body has not arrived in full within
   ``ServerConfig.body_timeout`` seconds of its headers gets 408 in the route's error envelope and
-  its connection is closed, so a client trickling its body never holds a handler for long.
+  its connection is closed at once, so a client trickling its body never holds a handler for long.
 - :func:`housekeeping`: an app cleanup context that, once a second, evicts tasks that are due
   (at most :data:`EVICT_PER_TICK` at a time), every :data:`SWEEP_SECONDS` rebuilds the eviction
   schedule from every task, and saves the state file; on shutdown it saves and closes the state file.
@@ -10,6 +10,8 @@
 The other limits are aiohttp's, configured in ``mockserver.app`` and ``mockserver.server``: body
 size (``client_max_size``, 413), form parts (``client_max_fields``, 413), header line and field
 size (``max_line_size``/``max_field_size``: aiohttp answers 400 itself, before any route runs).
+aiohttp logs such a request with the start of the offending line, which may be an ``Authorization``
+header: :class:`HideRequestContent` keeps that out of the log (API keys never reach a log).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from mockserver.errors import RequestTimeout
 from mockserver.keys import BACKEND, CONFIG
@@ -37,6 +40,20 @@ TICK_SECONDS = 1.0
 SWEEP_SECONDS = 300.0
 #: Most tasks evicted per housekeeping tick (each costs a few microseconds of the event loop).
 EVICT_PER_TICK = 5_000
+
+
+class HideRequestContent(logging.Filter):
+    """Log aiohttp's refusals of malformed requests by kind only, without the request bytes it quotes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg = f"{record.msg}: {type(error).__name__} (HTTP {error.code}; request content not logged)"
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+logging.getLogger("aiohttp.server").addFilter(HideRequestContent())
 
 
 @web.middleware
@@ -69,6 +86,11 @@ async def body_deadline_middleware(request: web.Request, handler: Handler) -> we
         log.info("request body of %s %s not received within %g s: 408", request.method, request.path, timeout)
         response = render_error(request, RequestTimeout(timeout))
         response.force_close()
+        # Send it and close now: aiohttp would otherwise linger up to 10 s reading the rest of the body.
+        await response.prepare(request)
+        await response.write_eof()
+        if request.transport is not None:
+            request.transport.close()
         return response
     finally:
         timer.cancel()

@@ -30,6 +30,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 FAULT_KEY = web.RequestKey("videomock_fault", str)
 NOT_READY_KEY = web.RequestKey("videomock_not_ready", str)
 MEDIA_PATH_KEY = web.RequestKey("videomock_media_path", Path)
+PENDING_KEY = web.RequestKey("videomock_journal_pending", tuple)
 CONTROL_PREFIX = "/_videomock/"
 
 
@@ -77,7 +78,7 @@ async def _facts(request: web.Request) -> RequestFacts:
         try:
             body = json.loads(await request.read())
             model = body.get("model") if isinstance(body, dict) else None
-        except (ValueError, web.HTTPException):
+        except (ValueError, RecursionError, web.HTTPException):
             model = None
     elif request.method == "POST" and request.content_type == "multipart/form-data":
         model = None  # the form is read by the handler; match multipart creates by operation instead
@@ -127,6 +128,15 @@ async def _apply(request: web.Request, handler: Handler, rule: FaultRule) -> web
     stream = web.StreamResponse(status=response.status, headers={
         k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "transfer-encoding")})
     stream.content_length = len(full)
+    try:
+        return await _send_reshaped(request, stream, full, rule)
+    except ConnectionError:  # the client left mid-body: that is what this fault is about
+        _close(request, reset=False)
+        return stream
+
+
+async def _send_reshaped(request: web.Request, stream: web.StreamResponse, full: bytes,
+                         rule: FaultRule) -> web.StreamResponse:
     await stream.prepare(request)
     if rule.action == "truncate":
         await stream.write(full[: rule.at_byte])
@@ -240,20 +250,38 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
         return response
     finally:
-        status, headers = 0, ()
-        body: bytes | tuple[int | None, str] | None = None
-        if response is not None and (response.prepared or isinstance(response, web.Response)):
-            status, headers = response.status, tuple(response.headers.items())
-            raw_body = response.body if isinstance(response, web.Response) else None
-            if isinstance(raw_body, bytes) and len(raw_body) <= MAX_BODY:
-                body = raw_body
-            elif response.content_length:
-                body = (response.content_length, response.content_type)
         fault = request.get(FAULT_KEY) if request.app[FAULTS].rules else None
-        if fault and (request.transport is None or request.transport.is_closing()):
-            status = 0  # reset, hang or truncate: the client saw no (complete) answer
-        journal.record(Entry(  # positional: this runs on every request
-            seq, at, wall, round((time.perf_counter() - started) * 1000, 3), request.method, request.path,
-            request.query_string, request.match_info.route.name or "", _task_id(request),
-            tuple(request.headers.items()), request_body, status, headers, body, fault,
-        ))
+        if response is not None and not response.prepared and not isinstance(response, web.Response):
+            # A file answer gets its final status (200/206/304/416) and headers when aiohttp
+            # prepares it, after this middleware: journal_on_prepare records it then.
+            request[PENDING_KEY] = (seq, at, wall, started, request_body, fault)
+        else:
+            _record(request, response, seq, at, wall, started, request_body, fault)
+
+
+def _record(request: web.Request, response: web.StreamResponse | None, seq: int, at: float, wall: float,
+            started: float, request_body: bytes | tuple[int | None, str] | None, fault: str | None) -> None:
+    status, headers = 0, ()
+    body: bytes | tuple[int | None, str] | None = None
+    if response is not None and (response.prepared or isinstance(response, web.Response)):
+        status, headers = response.status, tuple(response.headers.items())
+        raw_body = response.body if isinstance(response, web.Response) else None
+        if isinstance(raw_body, bytes) and len(raw_body) <= MAX_BODY:
+            body = raw_body
+        elif response.content_length:
+            body = (response.content_length, response.content_type)
+    if fault and (request.transport is None or request.transport.is_closing()):
+        status = 0  # reset, hang or truncate: the client saw no (complete) answer
+    request.app[JOURNAL].record(Entry(  # positional: this runs on every request
+        seq, at, wall, round((time.perf_counter() - started) * 1000, 3), request.method, request.path,
+        request.query_string, request.match_info.route.name or "", _task_id(request),
+        tuple(request.headers.items()), request_body, status, headers, body, fault,
+    ))
+
+
+async def journal_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Record a file answer once aiohttp has settled its status and headers (``on_response_prepare``)."""
+    pending = request.get(PENDING_KEY)
+    if pending is not None:
+        del request[PENDING_KEY]
+        _record(request, response, *pending)

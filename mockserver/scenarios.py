@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import jsonschema
+
 from mockserver.errors import InvalidParameter
 from mockserver.lifecycle import BUILTIN_SCRIPTS, DEFAULT_TIMINGS, FAILURES, Script, Timing
 
@@ -37,6 +39,33 @@ from mockserver.lifecycle import BUILTIN_SCRIPTS, DEFAULT_TIMINGS, FAILURES, Scr
 SCENARIO_HEADER = "X-Videomock-Scenario"
 #: Prompt directive that picks a task's scenario, for programs that cannot set headers.
 SCENARIO_DIRECTIVE = re.compile(r"\[videomock\s+scenario=([\w.-]+)\]")
+
+
+#: JSON Schema of a scenario file's top level (scripts and fault rules are checked by their own parsers).
+FILE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "default": {"type": "string"},
+        "ttl": {"type": "number", "minimum": 0},
+        "not_ready": {"enum": ["202", "json200", "404", 202, 404]},
+        "models": {"type": "object", "additionalProperties": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "queued": {"type": "number", "minimum": 0},
+                "generating": {"type": "number", "minimum": 0},
+                "failure_rate": {"type": "number", "minimum": 0, "maximum": 1},
+                "failure_kinds": {"type": "object", "minProperties": 1,
+                                  "additionalProperties": {"type": "number", "exclusiveMinimum": 0}},
+            },
+        }},
+        "scripts": {"type": "object", "additionalProperties": {"type": "object"}},
+        "keys": {"type": "object", "additionalProperties": {"type": "string"}},
+        "faults": {"type": "array", "items": {"type": "object"}},
+    },
+    "patternProperties": {"^_": {}},
+    "additionalProperties": False,
+}
+_FILE_VALIDATOR = jsonschema.Draft202012Validator(FILE_SCHEMA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +118,8 @@ def _script(name: str, spec: Mapping[str, Any]) -> Script:
     # Types first, so that a bad script fails when added, not when a task follows it.
     for key in ("fail_at", "stall_at"):
         value = values.get(key)
+        if isinstance(value, float) and value.is_integer():
+            values[key] = value = int(value)  # 40.0 is the JSON integer 40
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError(f"script {name!r}: {key} must be an integer percent, got {value!r}")
     for key in ("stall_seconds", "ttl", "queued", "generating"):
@@ -115,11 +146,12 @@ class ScenarioBook:
     """
 
     def __init__(self, data: Mapping[str, Any] | None = None, *, seed: int | None = None) -> None:
-        data = {k: v for k, v in (data or {}).items() if not k.startswith("_")}  # "_comment" keys
-        allowed = {"default", "ttl", "not_ready", "models", "scripts", "keys", "faults"}
-        unknown = set(data) - allowed
-        if unknown:
-            raise ValueError(f"scenario file: unknown keys {sorted(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        data = dict(data or {})
+        problem = jsonschema.exceptions.best_match(_FILE_VALIDATOR.iter_errors(data))
+        if problem is not None:
+            where = "/".join(str(p) for p in problem.absolute_path) or "(top level)"
+            raise ValueError(f"scenario file: {where}: {problem.message}")
+        data = {k: v for k, v in data.items() if not k.startswith("_")}  # "_comment" keys
         self.scripts: dict[str, Script] = dict(BUILTIN_SCRIPTS)
         for name, spec in (data.get("scripts") or {}).items():
             self.scripts[name] = _script(name, spec)

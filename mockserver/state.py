@@ -42,6 +42,7 @@ from mockserver.backend import Task, VideoBackend
 from mockserver.catalog import RenderSpec
 from mockserver.clock import Clock
 from mockserver.errors import ApiError
+from mockserver.keys import BACKEND
 from mockserver.lifecycle import Phase, Plan, Status, TaskError
 from mockserver.middleware import render_error
 
@@ -266,6 +267,12 @@ async def persist_middleware(request: web.Request, handler: Handler) -> web.Stre
     try:
         response = await handler(request)
     finally:
+        if request.method not in ("GET", "HEAD"):
+            # A verb that changes a task in place (the control API's succeed/fail/expire) saves it too.
+            info, backend = request.match_info, request.app[BACKEND]
+            task_id = info.get("task_id") or info.get("video_id")
+            if task_id and backend.find(task_id) is not None:
+                backend.touch(task_id)
         if request.method not in ("GET", "HEAD") or state.pending:
             try:
                 state.flush()

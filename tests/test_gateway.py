@@ -114,7 +114,7 @@ def test_download_errors_are_distinct(client, server):
     unknown = error_of(client.get("/v1/video/generations/download", params={"id": "video_nope"}), 404)
     assert unknown["code"] == "task_not_found"
     server.clock.advance(300)
-    non_sora = error_of(client.get("/v1/video/generations/download", params={"id": veo_id}), 400)
+    non_sora = error_of(client.get("/v1/video/generations/download", params={"id": veo_id}), 404)
     assert non_sora["code"] == "download_not_supported" and non_sora["param"] == "id"
     assert error_of(client.get("/v1/video/generations/download"), 400)["param"] == "id"
 

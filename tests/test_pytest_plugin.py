@@ -70,8 +70,8 @@ def test_server_errors_fail_the_test_that_caused_them(pytester):
         import requests
 
         def test_breaks_the_server(videomock):
-            # Break the simulator from inside: a task whose model is missing from the catalog.
-            videomock.server.backend.find("video_xxx").model = "no-such-model"
+            # Break the simulator from inside: a task without a lifecycle plan.
+            videomock.server.backend.find("video_xxx").plan = None
             r = requests.get(f"{videomock.base_url}/v1/video/generations/download?id=video_xxx",
                              headers={"Authorization": f"Bearer {videomock.api_key}"}, timeout=10)
             assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
@@ -81,7 +81,7 @@ def test_server_errors_fail_the_test_that_caused_them(pytester):
     ''')
     result = pytester.runpytest_subprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, errors=1)  # the call passed; the teardown reports the server error
-    result.stdout.fnmatch_lines(["*the videomock simulator failed while serving this test*", "*KeyError*"])
+    result.stdout.fnmatch_lines(["*the videomock simulator failed while serving this test*", "*AttributeError*"])
 
 
 def test_overriding_the_config_fixture(pytester):

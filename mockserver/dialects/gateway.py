@@ -12,6 +12,7 @@ import base64
 from aiohttp import web
 
 from mockserver import catalog
+from mockserver.backend import Task
 from mockserver.errors import DownloadNotSupported, InvalidParameter, TaskNotFound
 from mockserver.http import check_prompt, read_json, select_scenario, video_url
 from mockserver.jsonio import json_response
@@ -36,6 +37,16 @@ async def submit_task(request: web.Request) -> web.Response:
     return json_response(request.app[PROFILE].render_submit(task, state))
 
 
+def downloadable(task: Task) -> bool:
+    """Whether the download endpoint serves ``task`` (seed 000: Sora 2 only) rather than a ``url``.
+
+    By family, not by the gateway's model table: a video created through the OpenAI dialect may
+    use a Sora model the table lacks (``sora-2-pro``, dated snapshots), and it is a Sora video all the same.
+    """
+    spec = catalog.MODELS.get(task.model)
+    return spec.download if spec is not None else task.family == "sora"
+
+
 # Registered before /{task_id}, or "download" would be taken for a task ID.
 @routes.get("/v1/video/generations/download", name="gateway:download_video")
 async def download_video(request: web.Request) -> web.Response:
@@ -43,7 +54,7 @@ async def download_video(request: web.Request) -> web.Response:
 
     Answers ``{success, generation_id, task_id, format, size, base64, data_url}``, where ``size``
     is the decoded length in bytes and ``data_url`` is ``data:video/mp4;base64,`` + ``base64``.
-    Errors: 400 without ``id``, 404 unknown, 400 not ready or failed, 400 for a non-Sora task,
+    Errors: 400 without ``id``, 404 unknown, 400 not ready or failed, 404 for a non-Sora task,
     404 expired.
     """
     task_id = request.query.get("id", "").strip()
@@ -51,7 +62,7 @@ async def download_video(request: web.Request) -> web.Response:
         raise InvalidParameter("id", "query parameter 'id' is required: the task_id returned by the submit call")
     backend = request.app[BACKEND]
     task, _ = backend.get_task(task_id)
-    if not catalog.MODELS[task.model].download:
+    if not downloadable(task):
         raise DownloadNotSupported(task_id, task.model)
     task, _ = backend.get_video(task_id)
     data = await request.app[MEDIA].video(task.render, task.prompt)
@@ -67,7 +78,7 @@ async def query_task(request: web.Request) -> web.Response:
     """Query a task (seed 003): its status and, once succeeded, the video ``url`` (non-Sora models)."""
     task, state = request.app[BACKEND].get_task(request.match_info["task_id"])
     url = None
-    if state.status is Status.SUCCEEDED and not catalog.MODELS[task.model].download:
+    if state.status is Status.SUCCEEDED and not downloadable(task):
         url = video_url(request, request.app[URL_SECRET], task.id)
     return json_response(request.app[PROFILE].render_task(task, state, url))
 

@@ -39,6 +39,7 @@ import math
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import FileField
 
 from mockserver.backend import Task
@@ -160,7 +161,7 @@ async def read_fields(request: web.Request) -> dict[str, Any]:
                                    f"{request.content_type or 'none'!r}")
     try:
         form = await request.post()
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, HttpProcessingError) as exc:  # e.g. a part's malformed headers
         raise InvalidFormData(f"The form body cannot be parsed: {exc}") from None
     except web.HTTPRequestEntityTooLarge as exc:  # too many parts, or the whole body too large (issue 9)
         raise BodyTooLarge(f"The form is too large: {exc.text}") from None
