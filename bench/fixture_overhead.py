@@ -8,7 +8,7 @@ is always measured too. Each file runs in its own ``python -m pytest -q -p no:ca
 subprocess, with N tests and with 1 test, over several rounds; medians of wall time are used. Plugin
 autoload is off and the two plugins are loaded by name (``-p``) in every run, the baseline included:
 the venv's other plugins (hypothesis, schemathesis: ~2.5 s of start-up) are not what is measured;
-``--autoload`` keeps them.
+``--autoload`` keeps them. Bytecode is cached (under the temp directory) as on a developer's machine.
 
 - per test = (time with the fixture - baseline time) / N, session start-up amortised over N;
 - session start-up = the same difference with 1 test (the session-scoped server starting and stopping);
@@ -65,16 +65,18 @@ def write_tests(directory: Path, name: str, fixture: str | None, count: int) -> 
     return path
 
 
-def run_pytest(path: Path, env: dict[str, str], plugins: list[str]) -> float:
-    """Wall seconds of one pytest subprocess over ``path`` (interpreter start to exit)."""
+def run_pytest(paths: list[Path], env: dict[str, str], plugins: list[str]) -> float:
+    """Wall seconds of one pytest subprocess over ``paths`` (interpreter start to exit)."""
     begin = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins, path.name],
-                          cwd=path.parent, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins,
+                           *(path.name for path in paths)],
+                          cwd=paths[0].parent, env=env, capture_output=True, text=True, timeout=120)
     elapsed = time.perf_counter() - begin
     if done.returncode == 2:  # pytest's "interrupted": a Ctrl-C reached it first
         raise KeyboardInterrupt
     if done.returncode != 0:
-        raise RuntimeError(f"pytest {path.name} exited {done.returncode}:\n{done.stdout[-1500:]}{done.stderr[-500:]}")
+        output = done.stdout[-1500:] + done.stderr[-500:]
+        raise RuntimeError(f"pytest {paths[0].name} exited {done.returncode}:\n{output}")
     return elapsed
 
 
@@ -101,8 +103,8 @@ def main() -> int:
         else:
             print("pytest-httpserver unavailable, the peer is the no-op fixture; tried:\n  " + "\n  ".join(tried))
     peer = "httpserver" if "httpserver" in fixtures else "noop"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PEER_DIR), os.environ.get("PYTHONPATH")])),
-           "PYTHONDONTWRITEBYTECODE": "1"}  # the same plugins load in every run, the baseline included
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(PEER_DIR), os.environ.get("PYTHONPATH")]))}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # bytecode is cached (in the temp dir) as on a developer's machine
     plugins = [] if args.autoload else ["-p", "mockserver.pytest_plugin"]
     if not args.autoload:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
@@ -111,6 +113,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="videomock-fixture-bench-") as tmp:
             directory = Path(tmp)
+            env["PYTHONPYCACHEPREFIX"] = str(directory / "pycache")  # nothing written into the project
             (directory / "pytest.ini").write_text("[pytest]\n")  # rootdir here: not the project's settings
             (directory / "conftest.py").write_text(CONFTEST)
             files = {(name, n): write_tests(directory, name, fixture, n)
@@ -119,12 +122,12 @@ def main() -> int:
                   f"median wall time of `python -m pytest -q -p no:cacheprovider` per file; peer: {peer}"
                   + (f" (pytest-httpserver from {PEER_DIR})" if peer == "httpserver" else "")
                   + ("; all plugins of the venv autoloaded" if args.autoload else f"; plugins: {' '.join(plugins)}"))
-            run_pytest(files["baseline", 1], env, plugins)  # warm-up: the OS file cache, not counted
+            run_pytest([path for (_, n), path in files.items() if n == 1], env, plugins)  # warm-up: bytecode cache
             times: dict[tuple[str, int], list[float]] = {}
             for round_ in range(args.rounds):
                 order = list(files.items())
                 for key, path in order[::1 if round_ % 2 == 0 else -1]:
-                    times.setdefault(key, []).append(run_pytest(path, env, plugins))
+                    times.setdefault(key, []).append(run_pytest([path], env, plugins))
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
