@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, NamedTuple
@@ -21,13 +21,13 @@ REDACTED = "[redacted]"
 class Entry(NamedTuple):
     """One exchange, kept raw and described only when read (recording stays off the hot path).
 
-    A tuple of plain values, so the garbage collector stops tracking it and a full journal costs
-    nothing per collection. Read it as a dict with :meth:`as_dict`: ``seq`` (1-based), ``at``
-    (simulated unix seconds), ``wall`` (real unix seconds), ``duration_ms``, ``method``, ``path``,
-    ``query``, ``operation`` (route name ``dialect:operation``, ``""`` when no route matched),
-    ``task_id``, ``request_headers``, ``request_body``, ``status`` (0 when the connection was reset
-    or cut), ``response_headers``, ``response_body`` (parsed JSON, text, or ``{"bytes",
-    "content_type"}``), ``fault`` (the fault rule that fired). Secrets are redacted in every view.
+    A tuple that keeps references (header views, body bytes) instead of copies. Read it as a dict
+    with :meth:`as_dict`: ``seq`` (1-based), ``at`` (simulated unix seconds), ``wall`` (real unix
+    seconds), ``duration_ms``, ``method``, ``path``, ``query``, ``operation`` (route name
+    ``dialect:operation``, ``""`` when no route matched), ``task_id``, ``request_headers``,
+    ``request_body``, ``status`` (0 when the connection was reset or cut), ``response_headers``,
+    ``response_body`` (parsed JSON, text, or ``{"bytes", "content_type"}``), ``fault`` (the fault
+    rule that fired). Secrets are redacted in every view.
     """
 
     seq: int
@@ -39,10 +39,10 @@ class Entry(NamedTuple):
     query: str  # the raw query string
     operation: str
     route_task_id: str | None
-    request_headers: tuple[tuple[str, str], ...]
+    request_headers: Mapping[str, str]  # the request's own (immutable) header view
     request_body: bytes | tuple[int | None, str] | None  # raw bytes, or (size in bytes, content type)
     status: int
-    response_headers: tuple[tuple[str, str], ...]
+    response_headers: Mapping[str, str]  # the response's headers, final once sent
     response_body: bytes | tuple[int | None, str] | None
     fault: str | None
 
@@ -65,16 +65,16 @@ class Entry(NamedTuple):
             "seq": self.seq, "at": self.at, "wall": self.wall, "duration_ms": self.duration_ms,
             "method": self.method, "path": self.path, "query": redact_query(parse_qsl(self.query)),
             "operation": self.operation, "task_id": self.task_id,
-            "request_headers": redact_headers(self.request_headers),
+            "request_headers": redact_headers(self.request_headers.items()),
             "request_body": _described(self.request_body, _content_type(self.request_headers)),
-            "status": self.status, "response_headers": redact_headers(self.response_headers),
+            "status": self.status, "response_headers": redact_headers(self.response_headers.items()),
             "response_body": _described(self.response_body, _content_type(self.response_headers)),
             "fault": self.fault,
         }
 
 
-def _content_type(headers: tuple[tuple[str, str], ...]) -> str:
-    for name, value in headers:
+def _content_type(headers: Mapping[str, str]) -> str:
+    for name, value in headers.items():
         if name.lower() == "content-type":
             return value.split(";", 1)[0].strip()
     return ""

@@ -12,7 +12,7 @@ import json
 import socket
 import struct
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from aiohttp import hdrs, web
@@ -259,12 +259,15 @@ async def journal_middleware(request: web.Request, handler: Handler) -> web.Stre
             _record(request, response, seq, at, wall, started, request_body, fault)
 
 
+_NO_HEADERS: Mapping[str, str] = {}
+
+
 def _record(request: web.Request, response: web.StreamResponse | None, seq: int, at: float, wall: float,
             started: float, request_body: bytes | tuple[int | None, str] | None, fault: str | None) -> None:
-    status, headers = 0, ()
+    status, headers = 0, _NO_HEADERS
     body: bytes | tuple[int | None, str] | None = None
     if response is not None and (response.prepared or isinstance(response, web.Response)):
-        status, headers = response.status, tuple(response.headers.items())
+        status, headers = response.status, response.headers  # kept as is: copied only when read
         raw_body = response.body if isinstance(response, web.Response) else None
         if isinstance(raw_body, bytes) and len(raw_body) <= MAX_BODY:
             body = raw_body
@@ -275,7 +278,7 @@ def _record(request: web.Request, response: web.StreamResponse | None, seq: int,
     request.app[JOURNAL].record(Entry(  # positional: this runs on every request
         seq, at, wall, round((time.perf_counter() - started) * 1000, 3), request.method, request.path,
         request.query_string, request.match_info.route.name or "", _task_id(request),
-        tuple(request.headers.items()), request_body, status, headers, body, fault,
+        request.headers, request_body, status, headers, body, fault,
     ))
 
 
