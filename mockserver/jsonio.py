@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
 from aiohttp import web
 
 
+def _encode(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        # orjson writes integers up to 64 bits only; a larger one (a request body's, echoed by the
+        # journal or a fault rule) goes through the standard library instead of failing the answer.
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def dumps(value: Any) -> str:
     """Serialize to a JSON string (UTF-8 text; non-finite floats become null)."""
-    return orjson.dumps(value).decode()
+    return _encode(value).decode()
 
 
 def json_response(data: Any, *, status: int = 200, headers: Any = None) -> web.Response:
     """A ``200 application/json`` (or ``status``) response of ``data``."""
-    return web.Response(body=orjson.dumps(data), status=status, headers=headers, content_type="application/json")
+    return web.Response(body=_encode(data), status=status, headers=headers, content_type="application/json")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -15,6 +17,8 @@ pytest_plugins = ["pytester"]
 # Every simulator the suite starts (ServerThread, the plugin's fixtures, `videomock serve` in a
 # subprocess) checks its own responses against openapi/videomock.yaml: drift answers 500 and fails the test.
 os.environ.setdefault("VIDEOMOCK_VALIDATE_RESPONSES", "1")
+# Hypothesis (schemathesis, property tests) keeps its caches outside the checkout: no files left in the repo.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "videomock-hypothesis"))
 
 
 class Client(requests.Session):

@@ -31,7 +31,9 @@ def test_kit_passes_against_the_simulator_in_every_profile(profile):
         results = kit(server)
     failed = {k: v[1] for k, v in results.items() if v[0] == "failed"}
     assert not failed, failed
-    assert all(outcome == "passed" for outcome, _ in results.values()), results
+    # The contract describes the documented behaviour; on a known variant that check says so and steps aside.
+    not_passed = {k for k, (outcome, _) in results.items() if outcome != "passed"}
+    assert not_passed <= ({"gateway.contract.responses_match_the_contract"} if profile != "seed" else set()), results
     assert len(results) >= 45
 
 
@@ -65,20 +67,22 @@ def test_videomock_check_cli_reports_and_baseline(tmp_path):
         assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
         report = json.loads((tmp_path / "r.json").read_text())
         assert report["format"] == "videomock-report/1" and report["profile"]["name"] == "seed"
-        failed = [c["id"] for c in report["checks"] if c["outcome"] == "failed"]
-        assert failed == ["gateway.submit.answers_task_id_status_format"]
+        failed = sorted(c["id"] for c in report["checks"] if c["outcome"] == "failed")
+        assert failed == ["gateway.contract.responses_match_the_contract",
+                          "gateway.submit.answers_task_id_status_format"]
         assert report["checks"][0]["evidence"] == [] or "url" in report["checks"][0]["evidence"][0]
-        finding = next(c for c in report["checks"] if c["outcome"] == "failed")
+        finding = next(c for c in report["checks"] if c["id"] == "gateway.submit.answers_task_id_status_format")
         assert finding["evidence"] and finding["source"].startswith("seed 003")
         suite = ET.parse(tmp_path / "r.xml").getroot()
-        assert suite.get("failures") == "1" and len(suite.findall("testcase")) == len(report["checks"])
+        assert suite.get("failures") == "2" and len(suite.findall("testcase")) == len(report["checks"])
         html = (tmp_path / "r.html").read_text()
         assert "gateway.submit.answers_task_id_status_format" in html and server.api_key not in html
         assert server.api_key not in (tmp_path / "r.json").read_text()
 
         baseline = tmp_path / "baseline.json"
-        baseline.write_text(json.dumps({"deviations": ["gateway.submit.answers_task_id_status_format"]}))
-        only = ["--only", "gateway.submit", "--baseline", str(baseline)]
+        baseline.write_text(json.dumps({"deviations": ["gateway.submit.answers_task_id_status_format",
+                                                       "gateway.contract.responses_match_the_contract"]}))
+        only = ["--only", "gateway.submit", "--only", "gateway.contract", "--baseline", str(baseline)]
         assert subprocess.run(base + only, capture_output=True, timeout=300).returncode == 0
         stale = tmp_path / "stale.json"
         stale.write_text(json.dumps({"deviations": ["gateway.submit.missing_prompt_is_rejected"]}))

@@ -349,3 +349,16 @@ def test_other_profiles_and_deliberate_fault_answers_are_not_checked(client, ser
 def test_the_checker_compiles_each_schema_once():
     first = contract.checker().validator("/components/schemas/VideoResource")
     assert contract.checker().validator("/components/schemas/VideoResource") is first
+
+
+def test_the_journal_answers_in_the_contract_whatever_the_requests_carried(client, server):
+    # A 100-bit integer in a refused body: the journal still answers (it once failed with a 500).
+    refused = client.post("/v1/video/generations", data='{"model": "wanx-video-v1", "prompt": "x", "duration": '
+                          + str(2**100) + "}", headers={"Content-Type": "application/json"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "duration"
+    journal = client.get("/_videomock/journal")
+    assert journal.status_code == 200
+    entries = journal.json()
+    assert entries[-1]["request_body"]["duration"] == 2**100
+    for entry in entries:
+        schema_of("JournalEntry").validate(entry)

@@ -458,3 +458,12 @@ def test_not_ready_fault_on_the_content_endpoint(client, server, mode, expected)
     assert response.status_code == expected
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.json()  # a JSON body, never video bytes
+
+
+def test_journal_records_file_answers_with_their_final_status(client, server):
+    url = _media_url(server, client)
+    assert client.get(url).status_code == 200
+    assert client.get(url, headers={"Range": "bytes=0-9"}).status_code == 206
+    entries = control(server, "GET", "journal", params={"operation": "media:serve_media"})
+    assert [e["status"] for e in entries] == [200, 206]
+    assert entries[1]["response_headers"]["Content-Range"].startswith("bytes 0-9/")
