@@ -11,7 +11,6 @@ from conformance.contract import validate
 from conformance.failures import Finding, NotApplicable
 from conformance.registry import check
 
-SEED_004 = "seed 004"
 SEED_401 = 'seed 004: "401: Unauthorized - Invalid or missing API key"'
 SEED_404 = 'seed 004: "404: Video not found"'
 SEED_NOT_READY = ('seed 004: "202: Video generation still in progress" / "Error Response (200 with JSON) … '

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from mockserver import catalog
 from mockserver.backend import Task
-from mockserver.errors import DownloadNotSupported, InvalidParameter, TaskNotFound
+from mockserver.errors import DownloadNotSupported, InvalidParameter
 from mockserver.http import check_prompt, read_json, select_scenario, video_url
 from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, MEDIA, PROFILE, URL_SECRET
@@ -81,9 +81,3 @@ async def query_task(request: web.Request) -> web.Response:
     if state.status is Status.SUCCEEDED and not downloadable(task):
         url = video_url(request, request.app[URL_SECRET], task.id)
     return json_response(request.app[PROFILE].render_task(task, state, url))
-
-
-def check_task_dialect(task_id: str, dialect: str, actual: str) -> None:
-    """Raise TaskNotFound when a task is addressed through a dialect that does not know it."""
-    if dialect != actual:
-        raise TaskNotFound(task_id)
