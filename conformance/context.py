@@ -146,6 +146,7 @@ class Context:
         url = str(self.client.base_url.join(path)) if not path.startswith("http") else path
         try:
             response = self.client.request(method, path, headers=headers, **kwargs)
+            url = str(response.request.url)  # what was really requested (a base URL's path prefix kept)
             exchange = Exchange(method, _redact(url, self.api_key), response.status_code, dict(response.headers),
                                 response.headers.get("content-type", "").split(";")[0].strip(), response.content,
                                 time.perf_counter() - started)
@@ -245,7 +246,8 @@ class Context:
                 if failures > 8:
                     raise Finding(f"status reads of {run.task_id} kept failing", [e.evidence() for e in
                                                                                   self.exchanges[-4:]])
-                self.sleep(retry_after(exchange) or min(60.0, self.poll_interval * 2 ** failures))
+                wait = retry_after(exchange)
+                self.sleep(min(60.0, self.poll_interval * 2 ** failures) if wait is None else wait)
                 continue
             failures = 0
             body = exchange.json()
@@ -274,9 +276,9 @@ def retry_after(exchange: Exchange) -> float | None:
     headers = {k.lower(): v for k, v in exchange.headers.items()}
     try:
         if "retry-after-ms" in headers:
-            return min(120.0, float(headers["retry-after-ms"]) / 1000)
+            return max(0.0, min(120.0, float(headers["retry-after-ms"]) / 1000))
         if "retry-after" in headers:
-            return min(120.0, float(headers["retry-after"]))
+            return max(0.0, min(120.0, float(headers["retry-after"])))
     except ValueError:
         return None
     return None

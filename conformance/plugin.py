@@ -88,7 +88,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     dialect = config.getoption("check_dialect")
     selected, deselected = [], []
     for item in items:
-        check_id = item.callspec.params.get("check_id") if hasattr(item, "callspec") else None
+        check_id = _check_id(item)
         if check_id is None:
             selected.append(item)
             continue
@@ -200,6 +200,3 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(f"wrote {path}")
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[STARTED] = datetime.now(UTC).isoformat()
-    session.config.stash[RESULTS] = {}

@@ -109,7 +109,10 @@ async def media_response(request: web.Request, task: Task, variant: str = "video
         task: A task whose media may be served (the caller checked readiness and expiry).
         variant: ``video`` (video/mp4), ``thumbnail`` (image/webp) or ``spritesheet`` (image/jpeg).
     """
-    path = await request.app[MEDIA].path(task.render, task.prompt, variant)
+    media = request.app[MEDIA]
+    path = await media.path(task.render, task.prompt, variant)
+    if not path.exists():  # evicted by a concurrent build between the two lines: rebuilt, identical
+        path = await media.path(task.render, task.prompt, variant)
     request[MEDIA_PATH_KEY] = path  # for faults that reshape the body (slow, truncated)
     response = web.FileResponse(path, headers={
         "Content-Type": CONTENT_TYPES[variant],

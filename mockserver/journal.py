@@ -189,12 +189,12 @@ def _har_entry(entry: dict[str, Any], base_url: str) -> dict[str, Any]:
         "headersSize": -1, "bodySize": request_size,
     }
     if request_text is not None:
-        request["postData"] = {"mimeType": entry['request_headers'].get("Content-Type", ""), "text": request_text}
+        request["postData"] = {"mimeType": _content_type(entry['request_headers']), "text": request_text}
     try:
         status_text = HTTPStatus(entry['status']).phrase
     except ValueError:
         status_text = ""
-    content: dict[str, Any] = {"size": response_size, "mimeType": entry['response_headers'].get("Content-Type", "")}
+    content: dict[str, Any] = {"size": response_size, "mimeType": _content_type(entry['response_headers'])}
     if response_text is not None:
         content["text"] = response_text
     return {

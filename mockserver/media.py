@@ -49,18 +49,19 @@ def colour_for(text: str) -> tuple[int, int, int]:
     return round(red * 255), round(green * 255), round(blue * 255)
 
 
-def _frames(width: int, height: int, fps: int, rgb: tuple[int, int, int]) -> list[np.ndarray]:
-    """One second of frames: a solid colour with a white bar sweeping left to right."""
-    base = np.empty((height, width, 3), np.uint8)
-    base[:] = rgb
+def _frame(width: int, height: int, fps: int, rgb: tuple[int, int, int], index: int) -> np.ndarray:
+    """Frame ``index`` (0 to fps-1) of a second: a solid colour with a white bar sweeping left to right."""
+    frame = np.empty((height, width, 3), np.uint8)
+    frame[:] = rgb
     bar = max(2, width // 48)
-    frames = []
-    for index in range(fps):
-        frame = base.copy()
-        left = index * (width - bar) // max(1, fps - 1)
-        frame[:, left : left + bar] = 255
-        frames.append(frame)
-    return frames
+    left = index * (width - bar) // max(1, fps - 1)
+    frame[:, left : left + bar] = 255
+    return frame
+
+
+def _frames(width: int, height: int, fps: int, rgb: tuple[int, int, int]) -> list[np.ndarray]:
+    """One second of frames (see :func:`_frame`)."""
+    return [_frame(width, height, fps, rgb, index) for index in range(fps)]
 
 
 def encode_gop(width: int, height: int, fps: int, rgb: tuple[int, int, int], audio: bool) -> bytes:
@@ -142,7 +143,7 @@ def pad_to(path: Path, target_bytes: int) -> None:
 
 
 def _still(render: RenderSpec, rgb: tuple[int, int, int], index: int) -> Image.Image:
-    return Image.fromarray(_frames(render.width, render.height, render.fps, rgb)[index % render.fps])
+    return Image.fromarray(_frame(render.width, render.height, render.fps, rgb, index % render.fps))
 
 
 def thumbnail(render: RenderSpec, rgb: tuple[int, int, int], path: Path) -> None:
@@ -213,17 +214,22 @@ class MediaSynthesizer:
             return entry[0]
         name = hashlib.sha256(repr(key).encode()).hexdigest()[:32] + suffix
         path = self.directory / name
+        if path.exists():  # built before but not cached (larger than the cache): the same bytes
+            return path
         partial = path.with_suffix(f".{threading.get_ident()}.part")
-        if variant == "video":
-            remux(self._gop(render, rgb), render.seconds, render.fps, partial)
-            if render.target_bytes:
-                pad_to(partial, render.target_bytes)
-        elif variant == "thumbnail":
-            thumbnail(render, rgb, partial)
-        else:
-            spritesheet(render, rgb, partial)
-        os.utime(partial, (_MTIME, _MTIME))
-        os.replace(partial, path)
+        try:
+            if variant == "video":
+                remux(self._gop(render, rgb), render.seconds, render.fps, partial)
+                if render.target_bytes:
+                    pad_to(partial, render.target_bytes)
+            elif variant == "thumbnail":
+                thumbnail(render, rgb, partial)
+            else:
+                spritesheet(render, rgb, partial)
+            os.utime(partial, (_MTIME, _MTIME))
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
         with self._lock:
             size = path.stat().st_size
             if size <= self._files.maxsize:
