@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import secrets
-import traceback
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,55 +12,30 @@ from aiohttp import web
 from mockserver.backend import VideoBackend
 from mockserver.clock import Clock
 from mockserver.config import ServerConfig
-from mockserver.contract import add_contract, contract_middleware
+from mockserver.contract import add_contract_checks, contract_middleware
+from mockserver.contract import routes as contract_routes
 from mockserver.control import CONTROLLER, Controller
 from mockserver.control import routes as control_routes
 from mockserver.deviations import STATE as DEVIATION_STATE
 from mockserver.deviations import DeviationState, check_names, deviation_middleware
 from mockserver.dialects import gateway, openai
-from mockserver.errors import ApiError, BodyTooLarge, RouteNotFound
+from mockserver.errors import ApiError
 from mockserver.faults import FaultBook
 from mockserver.fixtures_data import preload_documented_tasks
 from mockserver.http import media_response, signature_ok
 from mockserver.journal import Journal
 from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
-from mockserver.limits import body_deadline_middleware, housekeeping
+from mockserver.limits import housekeeping
 from mockserver.media import MediaSynthesizer
-from mockserver.middleware import gate_middleware, journal_middleware, journal_on_prepare, render_error
+from mockserver.pipeline import Pipeline
 from mockserver.profiles import get_profile
 from mockserver.scenarios import ScenarioBook
 from mockserver.state import STATE, StateFile, persist_middleware
 
-log = logging.getLogger("videomock")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+media_routes = web.RouteTableDef()
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn ApiError, aiohttp's own HTTP errors and unexpected exceptions into enveloped errors."""
-    try:
-        return await handler(request)
-    except ApiError as error:
-        return render_error(request, error)
-    except web.HTTPRequestEntityTooLarge:
-        return render_error(request, BodyTooLarge("Request body too large"))
-    except web.HTTPNotFound:
-        return render_error(request, RouteNotFound(f"No route for {request.method} {request.path}"))
-    except web.HTTPMethodNotAllowed as exc:
-        allowed = ", ".join(sorted(exc.allowed_methods))
-        return render_error(request, ApiError(
-            f"Method {request.method} is not allowed on {request.path}; allowed: {allowed}",
-            status=405, code="method_not_allowed", headers={"Allow": allowed}))
-    except web.HTTPException:
-        raise
-    except Exception:
-        log.exception("internal error on %s %s", request.method, request.path)
-        request.app[ERRORS].append(f"{request.method} {request.path}\n{traceback.format_exc()}")
-        return render_error(request, ApiError("The simulator failed on this request; see its log",
-                                              status=500, code="internal_error", type="server_error"))
-
-
+@media_routes.get("/media/{task_id}.mp4", name="media:serve_media")
 async def serve_media(request: web.Request) -> web.StreamResponse:
     """Serve a task's MP4 at the signed URL handed out in the query response (``video/mp4``).
 
@@ -100,14 +72,8 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
         config = dataclasses.replace(config, **overrides)
     scenarios = ScenarioBook(config.scenarios, seed=config.seed)
     state = StateFile(config.state_path) if config.state_path else None  # issue 9: --state FILE
-    app = web.Application(
-        # Each layer costs every request: optional layers exist only when switched on.
-        middlewares=[body_deadline_middleware, journal_middleware, *([persist_middleware] if state else []),
-                     *([deviation_middleware] if config.deviations else []),
-                     *([contract_middleware] if config.validate_responses else []),
-                     error_middleware, gate_middleware],
-        client_max_size=config.max_body_bytes, client_max_fields=config.max_form_parts,
-    )
+    # No aiohttp middlewares: each route's handler is wrapped once in the pipeline (mockserver.pipeline).
+    app = web.Application(client_max_size=config.max_body_bytes, client_max_fields=config.max_form_parts)
     clock = Clock(config.speed, manual=config.manual_clock, start=state.resume_time() if state else None)
     app[CONFIG] = config
     app[CLOCK] = clock
@@ -124,7 +90,6 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     app[DEVIATION_STATE] = DeviationState()
     app[MEDIA] = MediaSynthesizer(config.media_cache_bytes)
     app.on_cleanup.append(_close_media)
-    app.on_response_prepare.append(journal_on_prepare)
     app[PROFILE] = get_profile(config.profile)
     # Seeded runs sign URLs the same way every time (determinism); unseeded ones use a random secret.
     seeded = config.seed is not None
@@ -137,9 +102,13 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
         state.attach(app[BACKEND], clock, config.seed)
         app[STATE] = state
     app.cleanup_ctx.append(housekeeping)
-    app.add_routes(gateway.routes)
-    app.add_routes(openai.routes)
-    app.router.add_get("/media/{task_id}.mp4", serve_media, name="media:serve_media")
-    app.add_routes(control_routes)
-    add_contract(app, validate=config.validate_responses)
+    # Each layer costs every request: the optional ones exist only when switched on.
+    pipeline = Pipeline(app, [*([persist_middleware] if state else []),
+                              *([deviation_middleware] if config.deviations else []),
+                              *([contract_middleware] if config.validate_responses else [])])
+    for routes in (gateway.routes, openai.routes, media_routes, control_routes, contract_routes):
+        pipeline.add_routes(app.router, routes)
+    pipeline.add_fallback(app.router)  # last: it matches every path
+    if config.validate_responses:
+        add_contract_checks(app)
     return app

@@ -35,7 +35,7 @@ from referencing.jsonschema import DRAFT202012
 
 from mockserver.errors import ApiError
 from mockserver.keys import ERRORS, FAULTS, PROFILE
-from mockserver.middleware import FAULT_KEY, dialect_of, render_error
+from mockserver.pipeline import FAULT_KEY, dialect_of, render_error
 
 log = logging.getLogger("videomock")
 
@@ -335,12 +335,10 @@ async def _check_streamed(request: web.Request, response: web.StreamResponse) ->
         _record(request, label, response.status, problems)
 
 
-def add_contract(app: web.Application, *, validate: bool) -> None:
-    """Serve the contract on ``app``; with ``validate``, also check streamed answers (the middleware does the rest)."""
-    app.add_routes(routes)
-    if validate:
-        checker()  # load and parse now, not on the first request
-        app.on_response_prepare.append(_check_streamed)
+def add_contract_checks(app: web.Application) -> None:
+    """Check streamed answers on ``app`` too (:func:`contract_middleware` checks the others); parse the contract now."""
+    checker()  # load and parse now, not on the first request
+    app.on_response_prepare.append(_check_streamed)
 
 
 # --- serving the contract ---------------------------------------------------------------------------
@@ -360,4 +358,5 @@ async def openapi_yaml(request: web.Request) -> web.Response:
     return web.Response(text=contract_text(), content_type="application/yaml")
 
 
-__all__ = ["ContractChecker", "add_contract", "checker", "contract", "contract_middleware", "contract_text", "routes"]
+__all__ = ["ContractChecker", "add_contract_checks", "checker", "contract", "contract_middleware", "contract_text",
+           "routes"]

@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 
 from mockserver.keys import BACKEND, CONFIG, MEDIA
+from mockserver.pipeline import JournaledFileResponse
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -234,7 +235,7 @@ async def _other_media(request: web.Request, *, half: bool = False, double: bool
     if double:
         render = dataclasses.replace(render, seconds=render.seconds * 2)
     path = await request.app[MEDIA].path(render, task.prompt)
-    return web.FileResponse(path, headers={"Content-Type": "video/mp4"})
+    return JournaledFileResponse(path, headers={"Content-Type": "video/mp4"})
 
 
 async def _content(request: web.Request, response: web.StreamResponse,

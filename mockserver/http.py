@@ -13,7 +13,7 @@ from mockserver.backend import Task
 from mockserver.errors import BodyTooLarge, InvalidJSON, InvalidParameter, UnsupportedMediaType
 from mockserver.keys import BACKEND, CONFIG, MEDIA
 from mockserver.media import CONTENT_TYPES
-from mockserver.middleware import MEDIA_PATH_KEY
+from mockserver.pipeline import MEDIA_PATH_KEY, JournaledFileResponse
 from mockserver.scenarios import SCENARIO_HEADER, Selection
 
 #: Longest accepted prompt, in characters (OpenAI's CreateVideoJsonBody: 1-32000).
@@ -114,7 +114,7 @@ async def media_response(request: web.Request, task: Task, variant: str = "video
     if not path.exists():  # evicted by a concurrent build between the two lines: rebuilt, identical
         path = await media.path(task.render, task.prompt, variant)
     request[MEDIA_PATH_KEY] = path  # for faults that reshape the body (slow, truncated)
-    response = web.FileResponse(path, headers={
+    response = JournaledFileResponse(path, headers={
         "Content-Type": CONTENT_TYPES[variant],
         "Content-Disposition": f'inline; filename="{task.id}{path.suffix}"',
         "Cache-Control": "private, max-age=3600",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
+
+from yarl import URL
 
 #: Largest response or request body kept in an entry, in bytes (larger ones are summarised).
 MAX_BODY = 64 * 1024
@@ -21,8 +24,10 @@ REDACTED = "[redacted]"
 class Entry(NamedTuple):
     """One exchange, kept raw and described only when read (recording stays off the hot path).
 
-    A tuple that keeps references (header views, body bytes) instead of copies. Read it as a dict
-    with :meth:`as_dict`: ``seq`` (1-based), ``at`` (simulated unix seconds), ``wall`` (real unix
+    A tuple of references to objects aiohttp made for the exchange anyway (the raw request target,
+    the header views, the body bytes), never copies, and nothing larger: it is made on every request
+    and kept until ``limit`` later ones push it out. Read it through its fields and properties, or as a
+    dict with :meth:`as_dict`: ``seq`` (1-based), ``at`` (simulated unix seconds), ``wall`` (real unix
     seconds), ``duration_ms``, ``method``, ``path``, ``query``, ``operation`` (route name
     ``dialect:operation``, ``""`` when no route matched), ``task_id``, ``request_headers``,
     ``request_body``, ``status`` (0 when the connection was reset or cut), ``response_headers``,
@@ -33,18 +38,33 @@ class Entry(NamedTuple):
     seq: int
     at: float
     wall: float
-    duration_ms: float
-    method: str
-    path: str
-    query: str  # the raw query string
+    started: float  # time.perf_counter() seconds when the request reached the journal
+    ended: float  # ... and when its answer was ready
     operation: str
-    route_task_id: str | None
-    request_headers: Mapping[str, str]  # the request's own (immutable) header view
+    method: str
+    target: str  # the raw request target: path and query, still percent-encoded
+    request_headers: Mapping[str, str]  # the request's own (immutable) header view, unredacted
+    route_task_id: str | None  # the task ID in the route (task_id, video_id) or the ``id`` query parameter
     request_body: bytes | tuple[int | None, str] | None  # raw bytes, or (size in bytes, content type)
     status: int
     response_headers: Mapping[str, str]  # the response's headers, final once sent
     response_body: bytes | tuple[int | None, str] | None
     fault: str | None
+
+    @property
+    def duration_ms(self) -> float:
+        """Milliseconds from the request reaching the journal to its answer being ready."""
+        return round((self.ended - self.started) * 1000, 3)
+
+    @property
+    def path(self) -> str:
+        """The request path, decoded."""
+        return URL(self.target).path
+
+    @property
+    def query(self) -> str:
+        """The query string, decoded."""
+        return URL(self.target).query_string
 
     @property
     def task_id(self) -> str | None:
@@ -61,9 +81,10 @@ class Entry(NamedTuple):
 
     def as_dict(self) -> dict[str, Any]:
         """The exchange as JSON-ready data, secrets redacted."""
+        url = URL(self.target)
         return {
             "seq": self.seq, "at": self.at, "wall": self.wall, "duration_ms": self.duration_ms,
-            "method": self.method, "path": self.path, "query": redact_query(parse_qsl(self.query)),
+            "method": self.method, "path": url.path, "query": redact_query(parse_qsl(url.query_string)),
             "operation": self.operation, "task_id": self.task_id,
             "request_headers": redact_headers(self.request_headers.items()),
             "request_body": _described(self.request_body, _content_type(self.request_headers)),
@@ -115,22 +136,21 @@ def describe_body(data: bytes | None, content_type: str) -> Any:
 class Journal:
     """A bounded record of exchanges, one per app instance.
 
+    Both of its writers run on every request, so both are C-level callables rather than methods.
+
     Args:
         limit: How many entries to keep (the oldest fall out first).
+
+    Attributes:
+        entries: The kept exchanges, oldest first.
+        next_seq: Reserve the next sequence number (1, 2, ...).
+        record: Keep one exchange (``entries.append``).
     """
 
     def __init__(self, limit: int = 10_000) -> None:
         self.entries: deque[Entry] = deque(maxlen=limit)
-        self._seq = 0
-
-    def next_seq(self) -> int:
-        """Reserve the next sequence number."""
-        self._seq += 1
-        return self._seq
-
-    def record(self, entry: Entry) -> None:
-        """Keep one exchange."""
-        self.entries.append(entry)
+        self.next_seq: Callable[[], int] = itertools.count(1).__next__
+        self.record: Callable[[Entry], None] = self.entries.append
 
     def clear(self) -> None:
         """Forget every entry (sequence numbers go on)."""

@@ -1,8 +1,8 @@
-"""Staying up under load and abuse (issue 9): the request-body deadline and the housekeeping task.
+"""Staying up under load and abuse (issue 9): the housekeeping task and aiohttp's own limits.
 
-- :func:`body_deadline_middleware`: a request whose body has not arrived in full within
-  ``ServerConfig.body_timeout`` seconds of its headers gets 408 in the route's error envelope and
-  its connection is closed at once, so a client trickling its body never holds a handler for long.
+The request-body deadline (408 when a body trickles in for longer than ``ServerConfig.body_timeout``
+seconds) is a layer of the request pipeline: ``mockserver.pipeline``.
+
 - :func:`housekeeping`: an app cleanup context that, once a second, evicts tasks that are due
   (at most :data:`EVICT_PER_TICK` at a time), every :data:`SWEEP_SECONDS` rebuilds the eviction
   schedule from every task, and saves the state file; on shutdown it saves and closes the state file.
@@ -19,19 +19,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from mockserver.errors import RequestTimeout
-from mockserver.keys import BACKEND, CONFIG
-from mockserver.middleware import render_error
+from mockserver.keys import BACKEND
 from mockserver.state import STATE
 
 log = logging.getLogger("videomock")
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: How often housekeeping runs, in real seconds.
 TICK_SECONDS = 1.0
@@ -54,46 +50,6 @@ class HideRequestContent(logging.Filter):
 
 
 logging.getLogger("aiohttp.server").addFilter(HideRequestContent())
-
-
-@web.middleware
-async def body_deadline_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer 408 (and close the connection) when the body is still arriving after ``body_timeout`` seconds.
-
-    The deadline runs from the moment the headers were read. Only the body's arrival is bounded: a
-    handler that runs long after the whole body arrived (a slow download, an injected hang) is not.
-    """
-    if not request.body_exists or request.content.is_eof():
-        return await handler(request)
-    timeout = request.app[CONFIG].body_timeout
-    task = asyncio.current_task()
-    assert task is not None
-    fired = False
-
-    def expire() -> None:
-        nonlocal fired
-        if not request.content.is_eof():
-            fired = True
-            task.cancel()
-
-    timer = asyncio.get_running_loop().call_later(timeout, expire)
-    try:
-        return await handler(request)
-    except asyncio.CancelledError:
-        if not fired:
-            raise
-        task.uncancel()
-        log.info("request body of %s %s not received within %g s: 408", request.method, request.path, timeout)
-        response = render_error(request, RequestTimeout(timeout))
-        response.force_close()
-        # Send it and close now: aiohttp would otherwise linger up to 10 s reading the rest of the body.
-        await response.prepare(request)
-        await response.write_eof()
-        if request.transport is not None:
-            request.transport.close()
-        return response
-    finally:
-        timer.cancel()
 
 
 async def _tick(app: web.Application) -> None:

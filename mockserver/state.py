@@ -44,7 +44,7 @@ from mockserver.clock import Clock
 from mockserver.errors import ApiError
 from mockserver.keys import BACKEND
 from mockserver.lifecycle import Phase, Plan, Status, TaskError
-from mockserver.middleware import render_error
+from mockserver.pipeline import render_error
 
 log = logging.getLogger("videomock")
 

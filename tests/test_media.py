@@ -10,6 +10,7 @@ from yarl import URL
 
 from conformance.media import probe_mp4
 from mockserver.catalog import RenderSpec
+from mockserver.keys import JOURNAL
 from mockserver.media import MediaSynthesizer
 
 
@@ -126,6 +127,17 @@ def test_etag_if_none_match_and_if_range(client, video_url):
     assert resumed.status_code == 206 and resumed.content == first.content[10:]
     stale = client.get(video_url, headers={"Range": "bytes=10-", "If-Range": '"stale"'})
     assert stale.status_code == 200 and stale.content == first.content
+    # The whole file was sent once: the next answer on the same connection is intact.
+    after = client.get(video_url, headers={"Range": "bytes=0-9"})
+    assert after.status_code == 206 and after.content == first.content[:10]
+
+
+def test_file_answers_are_journaled_with_their_final_status(client, server, video_url):
+    client.get(video_url, headers={"Range": "bytes=0-9"})
+    client.get(video_url, headers={"Range": "bytes=999999999-"})
+    client.head(video_url)
+    media = [entry for entry in server.app[JOURNAL].entries if entry.operation == "media:serve_media"]
+    assert [(entry.method, entry.status) for entry in media[-3:]] == [("GET", 206), ("GET", 416), ("HEAD", 200)]
 
 
 def test_head_gives_headers_without_body(client, video_url):

@@ -61,7 +61,7 @@ from mockserver.http import check_prompt, media_response, read_json, select_scen
 from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, CLOCK, CONFIG
 from mockserver.lifecycle import Snapshot, Status
-from mockserver.middleware import NOT_READY_KEY
+from mockserver.pipeline import NOT_READY_KEY
 
 routes = web.RouteTableDef()
 
