@@ -24,7 +24,8 @@ from mockserver.faults import FaultBook
 from mockserver.fixtures_data import preload_documented_tasks
 from mockserver.http import media_response, signature_ok
 from mockserver.journal import Journal
-from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
+from mockserver.jsonio import BodyCache
+from mockserver.keys import BACKEND, BODIES, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, MEDIA, PROFILE, URL_SECRET
 from mockserver.limits import housekeeping
 from mockserver.media import MediaSynthesizer
 from mockserver.pipeline import Pipeline
@@ -84,6 +85,7 @@ def create_app(config: ServerConfig | None = None, **overrides: Any) -> web.Appl
     for spec in scenarios.fault_specs:
         app[FAULTS].add(spec)
     app[JOURNAL] = Journal(config.journal_limit)
+    app[BODIES] = BodyCache()
     app[CONTROLLER] = Controller(app)
     app[ERRORS] = []
     check_names(config.deviations)

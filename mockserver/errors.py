@@ -1,7 +1,7 @@
 """Errors the simulator answers with, independent of how a dialect renders them.
 
 Each error carries its HTTP status, a machine code, a message and the offending parameter. The
-dialect handlers never build error bodies: ``mockserver.app``'s error middleware renders an
+dialect handlers never build error bodies: ``mockserver.pipeline.render_error`` renders an
 :class:`ApiError` once, in the envelope of the dialect (and profile) that served the route.
 """
 

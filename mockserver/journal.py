@@ -24,10 +24,11 @@ REDACTED = "[redacted]"
 class Entry(NamedTuple):
     """One exchange, kept raw and described only when read (recording stays off the hot path).
 
-    A tuple of references to objects aiohttp made for the exchange anyway (the raw request target,
-    the header views, the body bytes), never copies, and nothing larger: it is made on every request
-    and kept until ``limit`` later ones push it out. Read it through its fields and properties, or as a
-    dict with :meth:`as_dict`: ``seq`` (1-based), ``at`` (simulated unix seconds), ``wall`` (real unix
+    It is made on every request and kept until ``limit`` later ones push it out, so it holds
+    references, never copies, to little: the raw request target, the request's and the response's
+    headers, the body bytes (a status poll's are the ones :class:`~mockserver.jsonio.BodyCache`
+    keeps for every poll of one state). Read it through its fields and properties, or as a dict
+    with :meth:`as_dict`: ``seq`` (1-based), ``at`` (simulated unix seconds), ``wall`` (real unix
     seconds), ``duration_ms``, ``method``, ``path``, ``query``, ``operation`` (route name
     ``dialect:operation``, ``""`` when no route matched), ``task_id``, ``request_headers``,
     ``request_body``, ``status`` (0 when the connection was reset or cut), ``response_headers``,
@@ -38,8 +39,7 @@ class Entry(NamedTuple):
     seq: int
     at: float
     wall: float
-    started: float  # time.perf_counter() seconds when the request reached the journal
-    ended: float  # ... and when its answer was ready
+    duration: float  # seconds from the request reaching the journal to its answer being ready
     operation: str
     method: str
     target: str  # the raw request target: path and query, still percent-encoded
@@ -47,14 +47,14 @@ class Entry(NamedTuple):
     route_task_id: str | None  # the task ID in the route (task_id, video_id) or the ``id`` query parameter
     request_body: bytes | tuple[int | None, str] | None  # raw bytes, or (size in bytes, content type)
     status: int
-    response_headers: Mapping[str, str]  # the response's headers, final once sent
+    response_headers: Mapping[str, str]  # the response's own headers, final once it was sent
     response_body: bytes | tuple[int | None, str] | None
     fault: str | None
 
     @property
     def duration_ms(self) -> float:
         """Milliseconds from the request reaching the journal to its answer being ready."""
-        return round((self.ended - self.started) * 1000, 3)
+        return round(self.duration * 1000, 3)
 
     @property
     def path(self) -> str:

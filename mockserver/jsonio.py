@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
 
+if TYPE_CHECKING:
+    from mockserver.backend import Task
+    from mockserver.lifecycle import Snapshot
 
-def _encode(value: Any) -> bytes:
+
+def encode(value: Any) -> bytes:
+    """Serialize to UTF-8 JSON bytes (non-finite floats become null)."""
     try:
         # orjson's result sits in a buffer of at least 4 KiB whatever its length; the journal keeps
         # response bodies, so an exact-size copy keeps its memory (and the poll's cache misses) small.
@@ -22,9 +28,45 @@ def _encode(value: Any) -> bytes:
 
 def dumps(value: Any) -> str:
     """Serialize to a JSON string (UTF-8 text; non-finite floats become null)."""
-    return _encode(value).decode()
+    return encode(value).decode()
 
 
 def json_response(data: Any, *, status: int = 200, headers: Any = None) -> web.Response:
     """A ``200 application/json`` (or ``status``) response of ``data``."""
-    return web.Response(body=_encode(data), status=status, headers=headers, content_type="application/json")
+    return web.Response(body=encode(data), status=status, headers=headers, content_type="application/json")
+
+
+
+class BodyCache:
+    """The JSON body last rendered for each task, reused while what it was rendered from is unchanged.
+
+    A client polls one task again and again, and between two changes of its state every answer is
+    the same: a status poll renders and serializes once per change, not once per request (issue 2's
+    benchmark). One instance per app; past ``limit`` tasks it starts afresh.
+
+    Args:
+        limit: How many tasks' bodies to keep.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._bodies: dict[str, tuple[tuple[Any, ...], bytes]] = {}
+        self._limit = limit
+
+    def render(self, render: Callable[..., Any], task: Task, state: Snapshot, *args: Any) -> bytes:
+        """``render(task, state, *args)`` as JSON bytes, or the bytes kept from an equal call.
+
+        Equal means the same ``render`` (a function, or a bound method of an equal object), the same
+        task object with the same plan (a control call may replace it), an equal state and equal ``args``.
+
+        Returns:
+            The UTF-8 JSON body.
+        """
+        key = (render, task, task.plan, state, *args)
+        kept = self._bodies.get(task.id)
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        body = encode(render(task, state, *args))
+        if len(self._bodies) >= self._limit:
+            self._bodies.clear()
+        self._bodies[task.id] = (key, body)
+        return body

@@ -36,7 +36,7 @@ from aiohttp.abc import AbstractStreamWriter
 from mockserver.control import check_control_access
 from mockserver.errors import ApiError, BodyTooLarge, RequestTimeout, RouteNotFound, Unauthorized
 from mockserver.faults import FaultRule, RequestFacts
-from mockserver.journal import MAX_BODY, Entry
+from mockserver.journal import MAX_BODY, Entry, Journal
 from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, PROFILE
 
@@ -211,7 +211,7 @@ class Pipeline:
         config = app[CONFIG]
         self._layers = tuple(layers)
         self._next_seq = app[JOURNAL].next_seq
-        self._record = app[JOURNAL].record
+        self._record = app[JOURNAL]
         self._faults = app[FAULTS]
         self._now = app[CLOCK].now
         self._body_timeout = config.body_timeout
@@ -220,8 +220,16 @@ class Pipeline:
         self._fallback: web.AbstractResource | None = None
 
     def add_routes(self, router: web.UrlDispatcher, routes: Iterable[web.AbstractRouteDef]) -> None:
-        """Register ``routes`` (a ``RouteTableDef``) with each handler wrapped in the pipeline."""
-        for route in routes:
+        """Register ``routes`` (a ``RouteTableDef``) with each handler wrapped in the pipeline.
+
+        Routes with a variable part are registered before plain ones, each kind in table order.
+        aiohttp looks a path up by its longest static prefix and tries that prefix's routes in
+        registration order; a plain route only ever matches its own path, which a route with a
+        variable part never does, so the order changes which route answers nothing, and the
+        status poll (``/v1/video/generations/{task_id}``, next to the plain submit route) is found
+        on the first try.
+        """
+        for route in sorted(routes, key=lambda route: "{" not in getattr(route, "path", "")):
             if not isinstance(route, web.RouteDef):
                 raise TypeError(f"only plain routes can be wrapped, not {route!r}")
             wrapped = self.wrap(route.handler, route.path, route.kwargs.get("name") or "")
@@ -276,7 +284,7 @@ class Pipeline:
             response = self._failure(request, error)
             return response
         finally:
-            if response is None or response.prepared or isinstance(response, web.Response):
+            if isinstance(response, web.Response) or response is None or response.prepared:
                 _record(self._record, request, response, operation, seq, at, wall, started, None, None)
             else:  # a file answer: recorded when aiohttp prepares it (JournaledFileResponse)
                 request[PENDING_KEY] = (self._record, operation, seq, at, wall, started, None, None)
@@ -443,22 +451,25 @@ _NO_HEADERS: Mapping[str, str] = {}
 _new_entry = tuple.__new__  # what Entry(...) calls, without its Python-level __new__: this runs on every request
 
 
-def _record(record: Callable[[Entry], None], request: web.Request, response: web.StreamResponse | None,
+def _record(journal: Journal, request: web.Request, response: web.StreamResponse | None,
             operation: str, seq: int, at: float, wall: float, started: float,
             request_body: bytes | tuple[int | None, str] | None, fault: str | None) -> None:
-    status, headers = 0, _NO_HEADERS
+    """Keep one exchange in ``journal``: references to what aiohttp and the handler made anyway, no copies."""
+    status: int = 0
+    headers: Mapping[str, str] = _NO_HEADERS
     body: bytes | tuple[int | None, str] | None = None
     if response is not None:
-        status, headers = response.status, response.headers  # kept as is: copied only when read
+        status, headers = response.status, response.headers
         raw_body = response.body if isinstance(response, web.Response) else None
         if isinstance(raw_body, bytes) and len(raw_body) <= MAX_BODY:
-            body = raw_body
+            body = raw_body  # a status poll's is the BodyCache's: one object for every poll of a state
         elif response.content_length:
             body = (response.content_length, response.content_type)
     if fault and (request.transport is None or request.transport.is_closing()):
         status = 0  # reset, hang or truncate: the client saw no (complete) answer
-    record(_new_entry(Entry, (seq, at, wall, started, time.perf_counter(), operation, request.method, request.raw_path,
-                              request.headers, _task_id(request), request_body, status, headers, body, fault)))
+    journal.record(_new_entry(Entry, (
+        seq, at, wall, time.perf_counter() - started, operation, request.method, request.raw_path,
+        request.headers, _task_id(request), request_body, status, headers, body, fault)))
 
 
 class JournaledFileResponse(web.FileResponse):

@@ -308,6 +308,20 @@ def test_force_succeed_fail_expire(client, server):
     assert requests.get(f"{server.base_url}/_videomock/tasks/nope", timeout=10).status_code == 404
 
 
+def test_a_poll_follows_a_plan_replaced_in_place(client, server):
+    # Repeated polls of an unchanged task reuse one rendered body; a control call that replaces the
+    # task's plan shows in the very next poll, in both dialects.
+    task_id = submit(server, client)
+    first, again = status(server, client, task_id), status(server, client, task_id)
+    assert first == again and first["status"] == "submitted"
+    assert client.get(f"/v1/videos/{task_id}").json()["status"] == "queued"
+    control(server, "POST", f"tasks/{task_id}/fail", json={"error": "content_policy"})
+    failed = status(server, client, task_id)
+    assert failed["status"] == "failed" and failed["error"]["code"] == "content_policy_violation"
+    video = client.get(f"/v1/videos/{task_id}").json()
+    assert video["status"] == "failed" and video["error"]["code"] == "content_policy_violation"
+
+
 def test_journal_filters_and_har_export_redact_keys(client, server):
     task_id = submit(server, client)
     status(server, client, task_id)

@@ -1,7 +1,7 @@
 """The gateway dialect (seeds 000-003): ``/v1/video/generations``.
 
 Handlers are thin: parse, call one backend verb, render with the active profile. Route names carry
-the dialect (``gateway:<operation>``) so the error middleware renders errors in this dialect's
+the dialect (``gateway:<operation>``) so the request pipeline renders errors in this dialect's
 envelope.
 """
 
@@ -16,7 +16,7 @@ from mockserver.backend import Task
 from mockserver.errors import DownloadNotSupported, InvalidParameter
 from mockserver.http import check_prompt, read_json, select_scenario, video_url
 from mockserver.jsonio import json_response
-from mockserver.keys import BACKEND, MEDIA, PROFILE, URL_SECRET
+from mockserver.keys import BACKEND, BODIES, MEDIA, PROFILE, URL_SECRET
 from mockserver.lifecycle import Status
 
 routes = web.RouteTableDef()
@@ -76,8 +76,10 @@ async def download_video(request: web.Request) -> web.Response:
 @routes.get("/v1/video/generations/{task_id}", name="gateway:query_task")
 async def query_task(request: web.Request) -> web.Response:
     """Query a task (seed 003): its status and, once succeeded, the video ``url`` (non-Sora models)."""
-    task, state = request.app[BACKEND].get_task(request.match_info["task_id"])
+    app = request.app
+    task, state = app[BACKEND].get_task(request.match_info["task_id"])
     url = None
     if state.status is Status.SUCCEEDED and not downloadable(task):
-        url = video_url(request, request.app[URL_SECRET], task.id)
-    return json_response(request.app[PROFILE].render_task(task, state, url))
+        url = video_url(request, app[URL_SECRET], task.id)
+    body = app[BODIES].render(app[PROFILE].render_task, task, state, url)
+    return web.Response(body=body, content_type="application/json")

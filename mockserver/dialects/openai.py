@@ -2,7 +2,7 @@
 
 Every JSON answer follows OpenAI's published schema (../shared/reference/openai-videos.openapi.json):
 ``VideoResource``, ``VideoListResource``, ``DeletedVideoResource``, and errors in the envelope
-``{"error": {message, type, param, code}}`` (rendered by ``mockserver.app``'s error middleware from
+``{"error": {message, type, param, code}}`` (rendered by ``mockserver.pipeline.render_error`` from
 the :class:`~mockserver.errors.ApiError` a handler raises). Both dialects share one backend: a task
 submitted through ``/v1/video/generations`` is the same video here, and the other way round.
 
@@ -59,7 +59,7 @@ from mockserver.errors import (
 )
 from mockserver.http import check_prompt, media_response, read_json, select_scenario
 from mockserver.jsonio import json_response
-from mockserver.keys import BACKEND, CLOCK, CONFIG
+from mockserver.keys import BACKEND, BODIES, CLOCK, CONFIG
 from mockserver.lifecycle import Snapshot, Status
 from mockserver.pipeline import NOT_READY_KEY
 
@@ -326,7 +326,8 @@ def find_video(request: web.Request) -> tuple[Task, Snapshot]:
 
 def video_response(request: web.Request, task: Task, state: Snapshot) -> web.Response:
     """HTTP 200 with the task as a ``VideoResource``, plus the poll hint while not terminal."""
-    return json_response(video_object(task, state), headers=poll_headers(request, state))
+    body = request.app[BODIES].render(video_object, task, state)
+    return web.Response(body=body, content_type="application/json", headers=poll_headers(request, state))
 
 
 @routes.post("/v1/videos", name="openai:create_video")
