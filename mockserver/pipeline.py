@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import logging
 import socket
@@ -27,8 +28,9 @@ import struct
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from functools import partial
+from functools import partial, wraps
 from pathlib import Path
+from typing import cast
 
 from aiohttp import hdrs, web
 from aiohttp.abc import AbstractStreamWriter
@@ -43,6 +45,9 @@ from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, PRO
 log = logging.getLogger("videomock")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+#: A route handler that never awaits may be a plain function (the status polls are): the pipeline
+#: then calls it without creating a coroutine for it.
+PlainHandler = Callable[[web.Request], web.StreamResponse]
 #: An optional layer: called with the request and the rest of the pipeline (aiohttp's middleware signature).
 Layer = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 
@@ -52,6 +57,8 @@ NOT_READY_KEY = web.RequestKey("videomock_not_ready", str)
 MEDIA_PATH_KEY = web.RequestKey("videomock_media_path", Path)
 PENDING_KEY = web.RequestKey("videomock_journal_pending", tuple)
 CONTROL_PREFIX = "/_videomock/"
+#: How many distinct Authorization header values that passed auth are remembered, per app.
+ACCEPTED_LIMIT = 64
 
 
 def dialect_of(request: web.Request) -> str:
@@ -216,6 +223,7 @@ class Pipeline:
         self._now = app[CLOCK].now
         self._body_timeout = config.body_timeout
         self._keys = tuple(key.encode() for key in config.api_keys)
+        self._accepted: set[str] = set()  # Authorization header values that passed
         self._auth = "no-auth" not in config.deviations
         self._fallback: web.AbstractResource | None = None
 
@@ -239,7 +247,7 @@ class Pipeline:
         """Add the catch-all route (after every other route): 404 for an unknown path, 405 for a wrong method."""
         self._fallback = router.add_route("*", "/{path:.*}", self.wrap(self._no_route, None, "")).resource
 
-    def wrap(self, handler: Handler, path: str | None, operation: str) -> Handler:
+    def wrap(self, handler: Handler | PlainHandler, path: str | None, operation: str) -> Handler:
         """``handler`` inside the layers its route ``path`` needs (None, the catch-all: decided per request).
 
         ``operation`` is the route's name (``dialect:operation``), as the journal records it.
@@ -251,25 +259,31 @@ class Pipeline:
         auth = not control and self._auth and path.startswith("/v1/")
         return self._wrap(handler, operation, control=control, auth=auth)
 
-    def _wrap(self, handler: Handler, operation: str, *, control: bool, auth: bool | None) -> Handler:
+    def _wrap(self, handler: Handler | PlainHandler, operation: str, *, control: bool, auth: bool | None) -> Handler:
+        sync = not inspect.iscoroutinefunction(handler)
+        direct = handler
+        if sync:
+            handler = _as_coroutine(cast(PlainHandler, handler))
+        handler = cast(Handler, handler)
         guarded: Handler = partial(self._guard, handler=handler, control=control, auth=auth)
         inner = guarded
         for layer in reversed(self._layers):
             inner = partial(layer, handler=inner)
         if control or self._layers:
             return partial(self._serve, handler=inner, journal=not control, operation=operation)
-        return partial(self._serve_direct, handler=handler, guarded=guarded, auth=auth, operation=operation)
+        return partial(self._serve_direct, handler=direct, sync=sync, guarded=guarded, auth=auth, operation=operation)
 
     @staticmethod
     async def _by_path(request: web.Request, *, api: Handler, control: Handler) -> web.StreamResponse:
         return await (control if request.path.startswith(CONTROL_PREFIX) else api)(request)
 
-    async def _serve_direct(self, request: web.Request, *, handler: Handler, guarded: Handler, auth: bool | None,
-                            operation: str) -> web.StreamResponse:
+    async def _serve_direct(self, request: web.Request, *, handler: Handler | PlainHandler, sync: bool,
+                            guarded: Handler, auth: bool | None, operation: str) -> web.StreamResponse:
         """The hot path: :meth:`_serve` and :meth:`_guard` in one step, the same answer and the same journal entry.
 
         Taken by an API request without a body while no optional layer is on and no fault rule is set
-        (a status poll); any other request goes the general way.
+        (a status poll); any other request goes the general way. A plain-function handler (``sync``)
+        is called without a coroutine of its own.
         """
         if request.body_exists or self._faults.rules:
             return await self._serve(request, handler=guarded, journal=True, operation=operation)
@@ -278,8 +292,9 @@ class Pipeline:
         try:
             if auth or (auth is None and self._auth and request.path.startswith("/v1/")):
                 self._authenticate(request)
-            response = await handler(request)
-            return response
+            answer = handler(request)
+            response = answer if sync else await answer  # type: ignore[misc]
+            return response  # type: ignore[return-value]
         except Exception as error:  # rendered, or re-raised, by _failure
             response = self._failure(request, error)
             return response
@@ -399,16 +414,25 @@ class Pipeline:
     def _authenticate(self, request: web.Request) -> None:
         """Bearer auth (seeds 000-004: ``Authorization: Bearer sk-…``); every key compared in constant time.
 
+        A client sends the same header on every request: a header value that passed once is kept
+        (up to :data:`ACCEPTED_LIMIT` of them) and then recognised by a set lookup. Only exact,
+        valid values are in the set, so its timing tells nothing about a key being guessed.
+
         Raises:
             Unauthorized: a missing, malformed or unknown key.
         """
-        scheme, _, key = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+        header = request.headers.get(hdrs.AUTHORIZATION, "")
+        if header in self._accepted:
+            return
+        scheme, _, key = header.partition(" ")
         sent = key.strip().encode()
         matched = False
         for candidate in self._keys:
             matched |= hmac.compare_digest(sent, candidate)
         if not matched or scheme.lower() != "bearer":
             raise Unauthorized("Invalid or missing API key: send 'Authorization: Bearer <key>'")
+        if len(self._accepted) < ACCEPTED_LIMIT:
+            self._accepted.add(header)
 
     @staticmethod
     def _failure(request: web.Request, error: Exception) -> web.StreamResponse:
@@ -449,6 +473,14 @@ class Pipeline:
 
 _NO_HEADERS: Mapping[str, str] = {}
 _new_entry = tuple.__new__  # what Entry(...) calls, without its Python-level __new__: this runs on every request
+
+
+def _as_coroutine(handler: PlainHandler) -> Handler:
+    """A plain-function handler as a coroutine function, for the layers that await what they call."""
+    @wraps(handler)
+    async def call(request: web.Request) -> web.StreamResponse:
+        return handler(request)
+    return call
 
 
 def _record(journal: Journal, request: web.Request, response: web.StreamResponse | None,

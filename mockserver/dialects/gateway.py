@@ -74,8 +74,11 @@ async def download_video(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/video/generations/{task_id}", name="gateway:query_task")
-async def query_task(request: web.Request) -> web.Response:
-    """Query a task (seed 003): its status and, once succeeded, the video ``url`` (non-Sora models)."""
+def query_task(request: web.Request) -> web.Response:
+    """Query a task (seed 003): its status and, once succeeded, the video ``url`` (non-Sora models).
+
+    A plain function: it never awaits, and the pipeline calls it without a coroutine (the hot path).
+    """
     app = request.app
     task, state = app[BACKEND].get_task(request.match_info["task_id"])
     url = None

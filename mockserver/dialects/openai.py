@@ -388,8 +388,11 @@ async def list_videos(request: web.Request) -> web.Response:
 
 
 @routes.get("/v1/videos/{video_id}", name="openai:retrieve_video")
-async def retrieve_video(request: web.Request) -> web.Response:
-    """Retrieve a video (``GetVideo``): 200 ``VideoResource``; 404 unknown or deleted."""
+def retrieve_video(request: web.Request) -> web.Response:
+    """Retrieve a video (``GetVideo``): 200 ``VideoResource``; 404 unknown or deleted.
+
+    A plain function: it never awaits, and the pipeline calls it without a coroutine (the hot path).
+    """
     task, state = find_video(request)
     return video_response(request, task, state)
 
