@@ -36,7 +36,6 @@ def json_response(data: Any, *, status: int = 200, headers: Any = None) -> web.R
     return web.Response(body=encode(data), status=status, headers=headers, content_type="application/json")
 
 
-
 class BodyCache:
     """The JSON body last rendered for each task, reused while what it was rendered from is unchanged.
 
@@ -55,7 +54,7 @@ class BodyCache:
     def render(self, render: Callable[..., Any], task: Task, state: Snapshot, *args: Any) -> bytes:
         """``render(task, state, *args)`` as JSON bytes, or the bytes kept from an equal call.
 
-        Equal means the same ``render`` (a function, or a bound method of an equal object), the same
+        Equal means the same ``render`` (a function, or a bound method of the same object), the same
         task object with the same plan (a control call may replace it), an equal state and equal ``args``.
 
         Returns:

@@ -218,7 +218,7 @@ class Pipeline:
         config = app[CONFIG]
         self._layers = tuple(layers)
         self._next_seq = app[JOURNAL].next_seq
-        self._record = app[JOURNAL]
+        self._journal = app[JOURNAL]
         self._faults = app[FAULTS]
         self._now = app[CLOCK].now
         self._body_timeout = config.body_timeout
@@ -300,9 +300,9 @@ class Pipeline:
             return response
         finally:
             if isinstance(response, web.Response) or response is None or response.prepared:
-                _record(self._record, request, response, operation, seq, at, wall, started, None, None)
+                _record(self._journal, request, response, operation, seq, at, wall, started, None, None)
             else:  # a file answer: recorded when aiohttp prepares it (JournaledFileResponse)
-                request[PENDING_KEY] = (self._record, operation, seq, at, wall, started, None, None)
+                request[PENDING_KEY] = (self._journal, operation, seq, at, wall, started, None, None)
 
     async def _serve(self, request: web.Request, *, handler: Handler, journal: bool,
                      operation: str) -> web.StreamResponse:
@@ -335,11 +335,11 @@ class Pipeline:
         finally:
             fault = request.get(FAULT_KEY) if self._faults.rules else None
             if response is None or response.prepared or isinstance(response, web.Response):
-                _record(self._record, request, response, operation, seq, at, wall, started, request_body, fault)
+                _record(self._journal, request, response, operation, seq, at, wall, started, request_body, fault)
             else:
                 # A file answer gets its final status (200/206/304/416) and headers when aiohttp
                 # prepares it, after this layer: JournaledFileResponse records it then.
-                request[PENDING_KEY] = (self._record, operation, seq, at, wall, started, request_body, fault)
+                request[PENDING_KEY] = (self._journal, operation, seq, at, wall, started, request_body, fault)
 
     async def _deadline(self, request: web.Request, handler: Handler, operation: str | None) -> web.StreamResponse:
         """Answer 408 (and close the connection) when the body is still arriving after ``body_timeout`` seconds.
@@ -527,5 +527,5 @@ class JournaledFileResponse(web.FileResponse):
             pending = request.get(PENDING_KEY)
             if pending is not None:
                 del request[PENDING_KEY]
-                record, *rest = pending
-                _record(record, request, self, *rest)  # type: ignore[arg-type]
+                journal, *rest = pending
+                _record(journal, request, self, *rest)  # type: ignore[arg-type]
