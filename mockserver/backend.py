@@ -124,7 +124,7 @@ class VideoBackend:
         """
         plan = task.plan
         keep = 0.0 if plan.error is not None else plan.ttl
-        return task.created_at + plan.duration + keep + self.evict_grace
+        return task.created_at + plan.end + keep + self.evict_grace
 
     def _schedule(self, task: Task) -> None:
         at = self.evictable_at(task)

@@ -57,6 +57,6 @@ def preload_documented_tasks(backend: VideoBackend) -> list[str]:
         render = dataclasses.replace(render, target_bytes=entry.get("target_bytes"))
         task = backend.create_task(model=spec.model, family=spec.family, prompt=body["prompt"], params=params,
                                    render=render, dialect="gateway", task_id=entry["task_id"], ttl=math.inf)
-        task.created_at -= task.plan.duration
+        task.created_at -= task.plan.end
         ids.append(task.id)
     return ids

@@ -88,8 +88,8 @@ class Plan:
     phases: tuple[Phase, ...]
     error: TaskError | None = None
     ttl: float = 3600.0
-    #: Simulated seconds from submission to the terminal status, summed phase by phase as
-    #: :func:`snapshot` walks them (inf if it stalls); derived, kept so a poll need not walk the phases.
+    #: Simulated seconds from submission to the terminal status (inf if it stalls); derived, summed
+    #: phase by phase as :func:`snapshot` walks them, and kept so a poll need not walk the phases.
     end: float = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -109,10 +109,6 @@ class Plan:
         """The terminal status this plan ends in."""
         return Status.SUCCEEDED if self.error is None else Status.FAILED
 
-    @property
-    def duration(self) -> float:
-        """Simulated seconds from submission to the terminal status (inf if it stalls)."""
-        return math.fsum(p.seconds for p in self.phases)
 
 
 class Snapshot(NamedTuple):

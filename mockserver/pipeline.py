@@ -299,10 +299,7 @@ class Pipeline:
             response = self._failure(request, error)
             return response
         finally:
-            if isinstance(response, web.Response) or response is None or response.prepared:
-                _record(self._journal, request, response, operation, seq, at, wall, started, None, None)
-            else:  # a file answer: recorded when aiohttp prepares it (JournaledFileResponse)
-                request[PENDING_KEY] = (self._journal, operation, seq, at, wall, started, None, None)
+            _settle(self._journal, request, response, operation, seq, at, wall, started, None, None)
 
     async def _serve(self, request: web.Request, *, handler: Handler, journal: bool,
                      operation: str) -> web.StreamResponse:
@@ -334,12 +331,7 @@ class Pipeline:
             return response
         finally:
             fault = request.get(FAULT_KEY) if self._faults.rules else None
-            if response is None or response.prepared or isinstance(response, web.Response):
-                _record(self._journal, request, response, operation, seq, at, wall, started, request_body, fault)
-            else:
-                # A file answer gets its final status (200/206/304/416) and headers when aiohttp
-                # prepares it, after this layer: JournaledFileResponse records it then.
-                request[PENDING_KEY] = (self._journal, operation, seq, at, wall, started, request_body, fault)
+            _settle(self._journal, request, response, operation, seq, at, wall, started, request_body, fault)
 
     async def _deadline(self, request: web.Request, handler: Handler, operation: str | None) -> web.StreamResponse:
         """Answer 408 (and close the connection) when the body is still arriving after ``body_timeout`` seconds.
@@ -481,6 +473,20 @@ def _as_coroutine(handler: PlainHandler) -> Handler:
     async def call(request: web.Request) -> web.StreamResponse:
         return handler(request)
     return call
+
+
+def _settle(journal: Journal, request: web.Request, response: web.StreamResponse | None,
+            operation: str, seq: int, at: float, wall: float, started: float,
+            request_body: bytes | tuple[int | None, str] | None, fault: str | None) -> None:
+    """Record the exchange now, or, for a file answer not sent yet, leave it pending on the request.
+
+    A file answer gets its final status (200/206/304/416) and headers when aiohttp prepares it,
+    after every layer has returned: :class:`JournaledFileResponse` records it then.
+    """
+    if isinstance(response, web.Response) or response is None or response.prepared:
+        _record(journal, request, response, operation, seq, at, wall, started, request_body, fault)
+    else:
+        request[PENDING_KEY] = (journal, operation, seq, at, wall, started, request_body, fault)
 
 
 def _record(journal: Journal, request: web.Request, response: web.StreamResponse | None,

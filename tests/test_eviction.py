@@ -43,7 +43,7 @@ def test_expired_tasks_are_evicted_after_the_grace_period(backend):
 
 def test_failed_tasks_are_evicted_grace_seconds_after_failing_and_stalled_ones_never(backend):
     failed, stalled = make(backend, "content_policy"), make(backend, "stall")
-    failed_at = backend.get_task(failed.id)[0].created_at + backend.find(failed.id).plan.duration
+    failed_at = backend.get_task(failed.id)[0].created_at + backend.find(failed.id).plan.end
     assert backend.evictable_at(failed) == pytest.approx(failed_at + 50)
     assert backend.evictable_at(stalled) == float("inf")
     backend.clock.advance(10**7)
