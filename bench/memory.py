@@ -12,12 +12,19 @@ of models and scenarios. Two measurements:
 The media cache is excluded (no video is rendered). Target: <= 1.5 KB per task (the closest peer
 keeps about 4.6 KB per stored video). Printed, never asserted; the exit status is 0.
 
-    .venv/bin/python bench/memory.py [--tasks 100000]
+A third figure, for the journal (issue 5) rather than the store: the bytes a journal entry keeps
+alive per status poll. A real server (``ServerThread``, 127.0.0.1, port 0) answers ``--polls``
+polls of one documented task from an aiohttp client in the same process; ``tracemalloc`` counts
+what is still allocated afterwards, the client's own allocations filtered out. No target: it is
+the cost of keeping each exchange, printed so a change to the entry shows up.
+
+    .venv/bin/python bench/memory.py [--tasks 100000] [--polls 3000]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import sys
 import time
@@ -30,6 +37,11 @@ from mockserver import catalog
 from mockserver.backend import VideoBackend
 from mockserver.catalog import RenderSpec
 from mockserver.clock import Clock
+from mockserver.keys import JOURNAL
+from mockserver.server import ServerThread
+
+POLLED = "video_69095b4ce0048190893a01510c0c98b0"  # the documented example task (seed 000)
+KEY = "sk-xxxxxxxxxx"
 
 TARGET = 1536
 BODIES = [
@@ -82,9 +94,45 @@ def fill(backend: VideoBackend, count: int, bodies: list[tuple[catalog.ModelSpec
                             dialect="gateway", scenario=scenario)
 
 
+async def poll(base_url: str, count: int) -> None:
+    """``count`` sequential status polls of :data:`POLLED` over one keep-alive connection."""
+    import aiohttp  # the simulator's own dependency; imported here so the store figures need only the backend
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
+        for _ in range(count):
+            async with session.get(f"{base_url}/v1/video/generations/{POLLED}") as response:
+                await response.read()
+                if response.status != 200:
+                    raise SystemExit(f"poll answered {response.status}: {await response.text()}")
+
+
+def journal_bytes(polls: int) -> tuple[float, int, list[tracemalloc.StatisticDiff]]:
+    """Bytes kept alive per journaled status poll, server side.
+
+    Returns:
+        (bytes per poll, journal entries kept, the largest allocation sites).
+    """
+    # The client's allocations (aiohttp's client modules, this file) are not the journal's.
+    server_side = [tracemalloc.Filter(False, "*/aiohttp/client*"), tracemalloc.Filter(False, __file__)]
+    with ServerThread() as server:
+        polls = min(polls, server.app[JOURNAL].entries.maxlen - 200)  # none of the measured entries may fall out
+        asyncio.run(poll(server.base_url, 200))  # warm up: connections, caches, the rendered body
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot().filter_traces(server_side)
+        asyncio.run(poll(server.base_url, polls))
+        gc.collect()
+        after = tracemalloc.take_snapshot().filter_traces(server_side)
+        tracemalloc.stop()
+        kept = len(server.app[JOURNAL].entries)
+    stats = after.compare_to(before, "lineno")
+    return sum(stat.size_diff for stat in stats) / polls, kept, stats[:5]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100_000, help="how many tasks to store (default 100000)")
+    parser.add_argument("--polls", type=int, default=3000, help="status polls for the journal figure (default 3000)")
     args = parser.parse_args()
     bodies = prepared()
     # Warm up caches (interned plans, catalog lookups) outside the measured span.
@@ -125,6 +173,11 @@ def main() -> None:
     per_task = traced / args.tasks
     verdict = "meets" if per_task <= TARGET else "misses"
     print(f"memory per stored task = {per_task:,.0f} bytes ({verdict} the target <= {TARGET} bytes)")
+
+    per_poll, kept, sites = journal_bytes(args.polls)
+    print(f"journal: {per_poll:,.0f} bytes kept per status poll ({kept} entries in the journal); largest sites:")
+    for stat in sites:
+        print(f"  {stat.size_diff / args.polls:8.1f} B/poll  {stat.traceback}")
 
 
 if __name__ == "__main__":
