@@ -134,6 +134,9 @@ class Snapshot(NamedTuple):
         return self.status in TERMINAL
 
 
+_new_snapshot = tuple.__new__  # what Snapshot(...) calls, without its Python-level __new__: one per status poll
+
+
 def snapshot(plan: Plan, created_at: float, now: float) -> Snapshot:
     """The state of a task that follows ``plan`` from ``created_at``, at ``now`` (unix seconds)."""
     elapsed = now - created_at
@@ -143,15 +146,15 @@ def snapshot(plan: Plan, created_at: float, now: float) -> Snapshot:
         completed_at = created_at + plan.end
         expires_at = completed_at + plan.ttl
         if plan.error is None:
-            return Snapshot(Status.SUCCEEDED, 100, completed_at, expires_at, now >= expires_at)
+            return _new_snapshot(Snapshot, (Status.SUCCEEDED, 100, completed_at, expires_at, now >= expires_at))
         last = plan.phases[-1].progress[1] if plan.phases else 0
-        return Snapshot(Status.FAILED, last, completed_at, expires_at, now >= expires_at)
+        return _new_snapshot(Snapshot, (Status.FAILED, last, completed_at, expires_at, now >= expires_at))
     start = 0.0
     for phase in plan.phases:
         if elapsed < start + phase.seconds:
             low, high = phase.progress
             fraction = 0.0 if math.isinf(phase.seconds) else (elapsed - start) / phase.seconds
-            return Snapshot(phase.status, int(low + (high - low) * fraction), None, None, False)
+            return _new_snapshot(Snapshot, (phase.status, int(low + (high - low) * fraction), None, None, False))
         start += phase.seconds
     raise AssertionError("unreachable: elapsed < plan.end means some phase is running")
 

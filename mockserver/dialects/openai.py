@@ -128,14 +128,14 @@ def video_object(task: Task, state: Snapshot) -> dict[str, Any]:
     }
 
 
-def poll_headers(request: web.Request, state: Snapshot) -> dict[str, str]:
-    """``{"openai-poll-after-ms": "<ms>"}`` while ``state`` is not terminal, else ``{}``.
+def poll_headers(request: web.Request, state: Snapshot) -> dict[str, str] | None:
+    """``{"openai-poll-after-ms": "<ms>"}`` while ``state`` is not terminal, else None (no extra header).
 
     The hint is 1000 ms divided by the clock's speed (one simulated second), at least
     :data:`MIN_POLL_MS`, at most 1000 (the SDK's own default); :data:`MANUAL_POLL_MS` with a manual clock.
     """
     if state.terminal:
-        return {}
+        return None
     clock = request.app[CLOCK]
     # min() before round(): at a tiny speed 1000 / speed is inf, which round() cannot take.
     ms = MANUAL_POLL_MS if clock.manual else max(MIN_POLL_MS, round(min(1000.0, 1000 / clock.speed)))
