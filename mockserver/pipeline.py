@@ -508,7 +508,8 @@ def _record(journal: Journal, request: web.Request, response: web.StreamResponse
     shared = journal.shared  # equal values kept once (Journal.shared: keeps later requests' objects unpinned)
     if len(shared) >= SHARED_LIMIT:
         shared.clear()
-    target = shared.setdefault(request.raw_path, request.raw_path)
+    target = request.raw_path
+    target = shared.setdefault(target, target)
     task_id = _task_id(request)
     if task_id is not None:
         task_id = shared.setdefault(task_id, task_id)
