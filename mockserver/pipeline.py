@@ -38,7 +38,7 @@ from aiohttp.abc import AbstractStreamWriter
 from mockserver.control import check_control_access
 from mockserver.errors import ApiError, BodyTooLarge, RequestTimeout, RouteNotFound, Unauthorized
 from mockserver.faults import FaultRule, RequestFacts
-from mockserver.journal import MAX_BODY, SHARED_LIMIT, Entry, Journal
+from mockserver.journal import MAX_BODY, Entry, Journal
 from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS, FAULTS, JOURNAL, PROFILE
 
@@ -505,18 +505,17 @@ def _record(journal: Journal, request: web.Request, response: web.StreamResponse
             body = (response.content_length, response.content_type)
     if fault and (request.transport is None or request.transport.is_closing()):
         status = 0  # reset, hang or truncate: the client saw no (complete) answer
-    shared = journal.shared  # equal values kept once (Journal.shared: keeps later requests' objects unpinned)
-    if len(shared) >= SHARED_LIMIT:
-        shared.clear()
-    target = request.raw_path
-    target = shared.setdefault(target, target)
-    task_id = _task_id(request)
-    if task_id is not None:
-        task_id = shared.setdefault(task_id, task_id)
+    # Headers equal to the last recorded ones are kept once (Journal.last_headers): a client sends
+    # the same headers on every poll, and this request's own header objects are then freed at once.
+    raw_headers, last = request.raw_headers, journal.last_headers
+    if last is not None and last[0] == raw_headers:
+        request_headers = last[1]
+    else:
+        request_headers = request.headers
+        journal.last_headers = (raw_headers, request_headers)
     journal.record(_new_entry(Entry, (
-        seq, at, wall, time.perf_counter() - started, operation, request.method, target,
-        shared.setdefault(request.raw_headers, request.headers), task_id, request_body, status, headers, body,
-        fault)))
+        seq, at, wall, time.perf_counter() - started, operation, request.method, request.raw_path,
+        request_headers, _task_id(request), request_body, status, headers, body, fault)))
 
 
 class JournaledFileResponse(web.FileResponse):

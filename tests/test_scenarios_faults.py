@@ -13,7 +13,6 @@ from aiohttp.test_utils import make_mocked_request
 
 from mockserver.config import ServerConfig
 from mockserver.control import _allowed
-from mockserver.journal import SHARED_LIMIT
 from mockserver.keys import JOURNAL
 from mockserver.server import ServerThread
 
@@ -342,33 +341,26 @@ def test_journal_filters_and_har_export_redact_keys(client, server):
     assert status(server, client, task_id)["task_id"] == task_id, "a journal reset keeps tasks"
 
 
-def test_journal_keeps_each_requests_own_headers_and_target_when_equal_ones_are_shared(client, server):
-    # Equal targets, task IDs and header sets are kept once (Journal.shared); every entry must
+def test_journal_keeps_each_requests_own_headers_when_equal_ones_are_shared(client, server):
+    # Headers equal to the last recorded ones are kept once (Journal.last_headers); every entry must
     # still show exactly what its own request sent, including after a journal reset.
     task_id = submit(server, client)
     sent = ["a", "b", "a", "a", "b"]
     for value in sent:
         client.get(f"/v1/video/generations/{task_id}", headers={"X-Trace": value})
-    client.get(f"/v1/videos/{task_id}", headers={"X-Trace": "a"})
+    client.get(f"/v1/videos/{task_id}", headers={"X-Trace": "b"})
     entries = control(server, "GET", "journal", params={"task_id": task_id})[1:]
-    assert [e["request_headers"]["X-Trace"] for e in entries] == [*sent, "a"]
+    assert [e["request_headers"]["X-Trace"] for e in entries] == [*sent, "b"]
     assert [e["path"] for e in entries] == [f"/v1/video/generations/{task_id}"] * 5 + [f"/v1/videos/{task_id}"]
-    assert {e["task_id"] for e in entries} == {task_id}
     assert all(e["request_headers"]["Authorization"] == "[redacted]" for e in entries)
-    server.app[JOURNAL].shared["/v1/video/generations/" + task_id] = "stale"  # a reset must drop the table too
+    journal = server.app[JOURNAL]
+    assert journal.entries[-1].request_headers is journal.entries[-2].request_headers, "equal headers kept once"
+    assert journal.entries[-3].request_headers is not journal.entries[-2].request_headers
     control(server, "POST", "reset", json={"journal_only": True})
+    assert journal.last_headers is None
     client.get(f"/v1/video/generations/{task_id}", headers={"X-Trace": "c"})
     (entry,) = control(server, "GET", "journal")
-    assert entry["path"] == f"/v1/video/generations/{task_id}" and entry["request_headers"]["X-Trace"] == "c"
-
-
-def test_journal_sharing_table_is_bounded(client, server):
-    journal = server.app[JOURNAL]
-    for n in range(SHARED_LIMIT // 3 + 10):  # each poll adds a target, a task ID and a header set
-        client.get(f"/v1/video/generations/video_nope{n}", headers={"X-Trace": str(n)})
-    assert 0 < len(journal.shared) <= SHARED_LIMIT
-    last = control(server, "GET", "journal", params={"status": 404})[-1]
-    assert last["path"].endswith(f"video_nope{SHARED_LIMIT // 3 + 9}")
+    assert entry["request_headers"]["X-Trace"] == "c"
 
 
 def test_reset_everything(client, server):
