@@ -18,7 +18,7 @@ valgrind's callgrind (``apt-get install valgrind``) over ``--polls`` sequential 
 connection, and prints their ratio bare/simulator (steady to about 2 % between runs). It leaves out
 what instructions cannot show (cache misses; under 32 connections the event loop's own cost is
 shared by several requests, the simulator's is not), so it reads higher than the req/s ratio: on
-the 2-vCPU host of issue 2, 0.75 against 0.61-0.74.
+the 2-vCPU host of issue 2, 0.75-0.77 against 0.61-0.74.
 
     .venv/bin/python bench/poll_rps.py --instructions [--polls 1000]
 """
