@@ -211,16 +211,21 @@ def instructions(args: argparse.Namespace, processes: list[subprocess.Popen[byte
     with tempfile.TemporaryDirectory(prefix="videomock-callgrind-") as directory:
         dumps = Path(directory)
         prefix = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={dumps}/cg.%p", "--log-file=/dev/null"]
-        sim_port, bare_port, counted = start_pair(processes, prefix)
-        print(f"\ninstructions per poll (callgrind; {args.polls} sequential polls on one connection, "
-              "after 50 not counted):")
-        ratios = []
-        for label, task_id in counted.items():
-            path = f"/v1/video/generations/{task_id}"
-            sim = count_instructions(processes[0], dumps, f"http://127.0.0.1:{sim_port}{path}", args.polls)
-            bare = count_instructions(processes[1], dumps, f"http://127.0.0.1:{bare_port}{path}", args.polls)
-            ratios.append(bare / sim)
-            print(f"  {label:<21} simulator {sim:>9,.0f}  bare {bare:>9,.0f}  bare/simulator = {bare / sim:.2f}")
+        try:
+            sim_port, bare_port, counted = start_pair(processes, prefix)
+            print(f"\ninstructions per poll (callgrind; {args.polls} sequential polls on one connection, "
+                  "after 50 not counted):")
+            ratios = []
+            for label, task_id in counted.items():
+                path = f"/v1/video/generations/{task_id}"
+                sim = count_instructions(processes[0], dumps, f"http://127.0.0.1:{sim_port}{path}", args.polls)
+                bare = count_instructions(processes[1], dumps, f"http://127.0.0.1:{bare_port}{path}", args.polls)
+                ratios.append(bare / sim)
+                print(f"  {label:<21} simulator {sim:>9,.0f}  bare {bare:>9,.0f}  "
+                      f"bare/simulator = {bare / sim:.2f}")
+        finally:  # before the dump directory goes: valgrind writes a last dump when its process exits
+            for process in processes:
+                stop(process)
         print(f"instruction ratio bare/simulator = {min(ratios):.2f} (reads higher than the req/s ratio, "
               f"whose target is >= {TARGET:.2f})")
     return 0
