@@ -106,11 +106,12 @@ async def poll(base_url: str, count: int) -> None:
                     raise SystemExit(f"poll answered {response.status}: {await response.text()}")
 
 
-def journal_bytes(polls: int) -> tuple[float, int, list[tracemalloc.StatisticDiff]]:
+def journal_bytes(polls: int) -> tuple[float, int, int, list[tracemalloc.StatisticDiff]]:
     """Bytes kept alive per journaled status poll, server side.
 
     Returns:
-        (bytes per poll, journal entries kept, the largest allocation sites).
+        (bytes per poll, polls measured (``polls``, at most the journal's limit less 200), journal
+        entries kept, the largest allocation sites).
     """
     # The client's allocations (aiohttp's client modules, this file) are not the journal's.
     server_side = [tracemalloc.Filter(False, "*/aiohttp/client*"), tracemalloc.Filter(False, __file__)]
@@ -126,7 +127,7 @@ def journal_bytes(polls: int) -> tuple[float, int, list[tracemalloc.StatisticDif
         tracemalloc.stop()
         kept = len(server.app[JOURNAL].entries)
     stats = after.compare_to(before, "lineno")
-    return sum(stat.size_diff for stat in stats) / polls, kept, stats[:5]
+    return sum(stat.size_diff for stat in stats) / polls, polls, kept, stats[:5]
 
 
 def main() -> None:
@@ -174,10 +175,11 @@ def main() -> None:
     verdict = "meets" if per_task <= TARGET else "misses"
     print(f"memory per stored task = {per_task:,.0f} bytes ({verdict} the target <= {TARGET} bytes)")
 
-    per_poll, kept, sites = journal_bytes(args.polls)
-    print(f"journal: {per_poll:,.0f} bytes kept per status poll ({kept} entries in the journal); largest sites:")
+    per_poll, polls, kept, sites = journal_bytes(args.polls)
+    print(f"journal: {per_poll:,.0f} bytes kept per status poll ({polls} polls, {kept} entries in the journal); "
+          "largest sites:")
     for stat in sites:
-        print(f"  {stat.size_diff / args.polls:8.1f} B/poll  {stat.traceback}")
+        print(f"  {stat.size_diff / polls:8.1f} B/poll  {stat.traceback}")
 
 
 if __name__ == "__main__":

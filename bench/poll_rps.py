@@ -108,11 +108,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def request(method: str, url: str, body: dict | None = None, headers: dict | None = None) -> bytes:
+def request(method: str, url: str, body: dict | None = None, headers: dict | None = None,
+            timeout: float = 10) -> bytes:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method, headers={
         **HEADERS, **(headers or {}), **({"Content-Type": "application/json"} if data else {})})
-    with urllib.request.urlopen(req, timeout=10) as response:
+    with urllib.request.urlopen(req, timeout=timeout) as response:
         return response.read()
 
 
@@ -183,16 +184,31 @@ async def sequential(url: str, count: int) -> None:
                     raise RuntimeError(f"{url} answered {response.status}")
 
 
+def callgrind_control(command: str, process: subprocess.Popen[bytes]) -> None:
+    """Run ``callgrind_control COMMAND PID``; it exits 0 even when it failed, so its output is read.
+
+    Raises:
+        RuntimeError: it reported an error, or did not answer within 60 s.
+    """
+    done = subprocess.run(["callgrind_control", command, str(process.pid)], capture_output=True, text=True,
+                          timeout=60)
+    said = done.stdout + done.stderr
+    if done.returncode != 0 or "Error" in said or "No active" in said:
+        raise RuntimeError(f"callgrind_control {command} {process.pid}: {said.strip()}")
+
+
 def count_instructions(process: subprocess.Popen[bytes], dumps: Path, url: str, polls: int) -> float:
     """Instructions the server ``process`` (under callgrind) executes per poll of ``url``, over ``polls`` polls."""
     asyncio.run(sequential(url, 50))  # warm-up: caches, the rendered body, the connection pool
-    subprocess.run(["callgrind_control", "--zero", str(process.pid)], check=True, capture_output=True)
+    callgrind_control("--zero", process)
     asyncio.run(sequential(url, polls))
     before = set(dumps.glob(f"cg.{process.pid}.*"))
-    subprocess.run(["callgrind_control", "--dump", str(process.pid)], check=True, capture_output=True)
+    callgrind_control("--dump", process)
     deadline = time.monotonic() + 60
     while not (new := set(dumps.glob(f"cg.{process.pid}.*")) - before) and time.monotonic() < deadline:
         time.sleep(0.1)
+    if len(new) != 1:
+        raise RuntimeError(f"callgrind wrote {len(new)} new dump files for pid {process.pid} in {dumps}, not one")
     (dump,) = new
     for _ in range(100):  # the dump is written by the server process: wait until its totals are there
         found = re.search(r"^(?:summary|totals): (\d+)", dump.read_text(), re.MULTILINE)
@@ -239,19 +255,20 @@ def start_pair(processes: list[subprocess.Popen[bytes]],
         (simulator port, bare port, {label: task_id}) for the two polled tasks.
     """
     sim_port = start("simulator", processes, prefix=prefix)
+    wait = 120 if prefix else 10  # seconds per request: the first ones under valgrind are slow
     base = f"http://127.0.0.1:{sim_port}/v1/video/generations"
-    fresh = json.loads(request("POST", base, SUBMIT, {"X-Videomock-Scenario": "stall"}))["task_id"]
+    fresh = json.loads(request("POST", base, SUBMIT, {"X-Videomock-Scenario": "stall"}, wait))["task_id"]
     deadline = time.monotonic() + (120 if prefix else 30)
-    while json.loads(request("GET", f"{base}/{fresh}"))["status"] != "in_progress":  # past submitted, queued
+    while json.loads(request("GET", f"{base}/{fresh}", timeout=wait))["status"] != "in_progress":  # submitted, queued
         if time.monotonic() > deadline:
             raise RuntimeError(f"task {fresh} did not reach in_progress")
         time.sleep(0.2)
     tasks = {"example (succeeded)": EXAMPLE, "fresh (in_progress)": fresh}
-    bodies = {f"/v1/video/generations/{task_id}": request("GET", f"{base}/{task_id}").decode()
+    bodies = {f"/v1/video/generations/{task_id}": request("GET", f"{base}/{task_id}", timeout=wait).decode()
               for task_id in tasks.values()}
     bare_port = start("bare", processes, json.dumps(bodies).encode(), prefix=prefix)
     for path, body in bodies.items():
-        assert request("GET", f"http://127.0.0.1:{bare_port}{path}").decode() == body, path
+        assert request("GET", f"http://127.0.0.1:{bare_port}{path}", timeout=wait).decode() == body, path
     return sim_port, bare_port, tasks
 
 
@@ -268,6 +285,8 @@ def main() -> int | None:
     args = parser.parse_args()
     if args.serve:
         return serve(args.serve[0], int(args.serve[1]))
+    if args.polls < 1:
+        parser.error("--polls must be at least 1")
     client = args.client if args.client != "auto" else ("wrk" if shutil.which("wrk") else "aiohttp")
 
     processes: list[subprocess.Popen[bytes]] = []

@@ -25,8 +25,9 @@ class Entry(NamedTuple):
     """One exchange, kept raw and described only when read (recording stays off the hot path).
 
     It is made on every request and kept until ``limit`` later ones push it out, so it holds
-    references, never copies, to little: the raw request target, the request's and the response's
-    headers, the body bytes (a status poll's are the ones :class:`~mockserver.jsonio.BodyCache`
+    references, never copies, to little: the raw request target, the request's headers (a view
+    shared with the entry before when its request sent equal headers), the response's headers, the
+    body bytes (a status poll's are the ones :class:`~mockserver.jsonio.BodyCache`
     keeps for every poll of one state). Read it through its fields and properties, or as a dict
     with :meth:`as_dict`: ``seq`` (1-based), ``at`` (simulated unix seconds), ``wall`` (real unix
     seconds), ``duration_ms``, ``method``, ``path``, ``query``, ``operation`` (route name
@@ -43,7 +44,7 @@ class Entry(NamedTuple):
     operation: str
     method: str
     target: str  # the raw request target: path and query, still percent-encoded
-    request_headers: Mapping[str, str]  # the request's own (immutable) header view, unredacted
+    request_headers: Mapping[str, str]  # the request's headers, unredacted (an immutable view; equal ones shared)
     route_task_id: str | None  # the task ID in the route (task_id, video_id) or the ``id`` query parameter
     request_body: bytes | tuple[int | None, str] | None  # raw bytes, or (size in bytes, content type)
     status: int
@@ -150,8 +151,8 @@ class Journal:
             every time) points at that view, and its own request's header objects are freed at
             once. A journaled status poll keeps about 600 bytes instead of about 1 180
             (``bench/memory.py``). Compared with the last headers only, not looked up in a table:
-            a table keyed by the headers kept about 410 bytes but cost 1-2 % more
-            instructions per poll (``bench/poll_rps.py --instructions``).
+            a table of header sets, request targets and task IDs kept about 410 bytes but cost
+            1-2 % more instructions per poll (``bench/poll_rps.py --instructions``).
     """
 
     def __init__(self, limit: int = 10_000) -> None:
