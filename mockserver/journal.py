@@ -150,9 +150,7 @@ class Journal:
             an entry whose request sent the same headers (a client polling sends the same ones
             every time) points at that view, and its own request's header objects are freed at
             once. A journaled status poll keeps about 600 bytes instead of about 1 180
-            (``bench/memory.py``). Compared with the last headers only, not looked up in a table:
-            a table of header sets, request targets and task IDs kept about 410 bytes but cost
-            1-2 % more instructions per poll (``bench/poll_rps.py --instructions``).
+            (``bench/memory.py``, here and on commit 451f4a0).
     """
 
     def __init__(self, limit: int = 10_000) -> None:

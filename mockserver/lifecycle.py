@@ -110,7 +110,6 @@ class Plan:
         return Status.SUCCEEDED if self.error is None else Status.FAILED
 
 
-
 class Snapshot(NamedTuple):
     """A task's state at one moment (a named tuple: one is made on every status poll).
 
