@@ -240,26 +240,31 @@ class Pipeline:
         for route in sorted(routes, key=lambda route: "{" not in getattr(route, "path", "")):
             if not isinstance(route, web.RouteDef):
                 raise TypeError(f"only plain routes can be wrapped, not {route!r}")
-            wrapped = self.wrap(route.handler, route.path, route.kwargs.get("name") or "")
+            wrapped = self.wrap(route.handler, route.path, route.kwargs.get("name") or "", route.method)
             web.RouteDef(route.method, route.path, wrapped, route.kwargs).register(router)
 
     def add_fallback(self, router: web.UrlDispatcher) -> None:
         """Add the catch-all route (after every other route): 404 for an unknown path, 405 for a wrong method."""
         self._fallback = router.add_route("*", "/{path:.*}", self.wrap(self._no_route, None, "")).resource
 
-    def wrap(self, handler: Handler | PlainHandler, path: str | None, operation: str) -> Handler:
+    def wrap(self, handler: Handler | PlainHandler, path: str | None, operation: str,
+             method: str | None = None) -> Handler:
         """``handler`` inside the layers its route ``path`` needs (None, the catch-all: decided per request).
 
-        ``operation`` is the route's name (``dialect:operation``), as the journal records it.
+        ``operation`` is the route's name (``dialect:operation``), as the journal records it;
+        ``method`` the route's HTTP method (None or ``*``: any).
         """
         if path is None:
             return partial(self._by_path, api=self._wrap(handler, operation, control=False, auth=None),
                            control=self._wrap(handler, operation, control=True, auth=False))
         control = path.startswith(CONTROL_PREFIX)
         auth = not control and self._auth and path.startswith("/v1/")
-        return self._wrap(handler, operation, control=control, auth=auth)
+        task_key = next((key for key in ("task_id", "video_id") if "{" + key + "}" in path), None)
+        return self._wrap(handler, operation, control=control, auth=auth,
+                          method=None if method in (None, hdrs.METH_ANY) else method, task_key=task_key)
 
-    def _wrap(self, handler: Handler | PlainHandler, operation: str, *, control: bool, auth: bool | None) -> Handler:
+    def _wrap(self, handler: Handler | PlainHandler, operation: str, *, control: bool, auth: bool | None,
+              method: str | None = None, task_key: str | None = None) -> Handler:
         sync = not inspect.iscoroutinefunction(handler)
         direct = handler
         if sync:
@@ -271,35 +276,50 @@ class Pipeline:
             inner = partial(layer, handler=inner)
         if control or self._layers:
             return partial(self._serve, handler=inner, journal=not control, operation=operation)
-        return partial(self._serve_direct, handler=direct, sync=sync, guarded=guarded, auth=auth, operation=operation)
+        return self._direct(direct, sync, guarded, auth, operation, method, task_key)
 
     @staticmethod
     async def _by_path(request: web.Request, *, api: Handler, control: Handler) -> web.StreamResponse:
         return await (control if request.path.startswith(CONTROL_PREFIX) else api)(request)
 
-    async def _serve_direct(self, request: web.Request, *, handler: Handler | PlainHandler, sync: bool,
-                            guarded: Handler, auth: bool | None, operation: str) -> web.StreamResponse:
+    def _direct(self, handler: Handler | PlainHandler, sync: bool, guarded: Handler, auth: bool | None,
+                operation: str, method: str | None, task_key: str | None) -> Handler:
         """The hot path: :meth:`_serve` and :meth:`_guard` in one step, the same answer and the same journal entry.
 
         Taken by an API request without a body while no optional layer is on and no fault rule is set
         (a status poll); any other request goes the general way. A plain-function handler (``sync``)
-        is called without a coroutine of its own.
+        is called without a coroutine of its own. What it needs is bound here, once per route, so a
+        request pays for no lookups: ``method`` (None: the catch-all's, read per request) and
+        ``task_key``, the route's ``{task_id}``/``{video_id}`` (None: :func:`_task_id` per request).
         """
-        if request.body_exists or self._faults.rules:
-            return await self._serve(request, handler=guarded, journal=True, operation=operation)
-        seq, at, wall, started = self._next_seq(), self._now(), time.time(), time.perf_counter()
-        response: web.StreamResponse | None = None
-        try:
-            if auth or (auth is None and self._auth and request.path.startswith("/v1/")):
-                self._authenticate(request)
-            answer = handler(request)
-            response = answer if sync else await answer  # type: ignore[misc]
-            return response  # type: ignore[return-value]
-        except Exception as error:  # rendered, or re-raised, by _failure
-            response = self._failure(request, error)
-            return response
-        finally:
-            _settle(self._journal, request, response, operation, seq, at, wall, started, None, None)
+        serve, journal, faults, failure = self._serve, self._journal, self._faults, self._failure
+        next_seq, now, accepted, authenticate = self._next_seq, self._now, self._accepted, self._authenticate
+        api_auth, wall_time, perf_counter = self._auth, time.time, time.perf_counter
+
+        async def serve_direct(request: web.Request) -> web.StreamResponse:
+            if request.body_exists or faults.rules:
+                return await serve(request, handler=guarded, journal=True, operation=operation)
+            seq, at, wall, started = next_seq(), now(), wall_time(), perf_counter()
+            response: web.StreamResponse | None = None
+            try:
+                if (auth or (auth is None and api_auth and request.path.startswith("/v1/"))) \
+                        and request.headers.get(hdrs.AUTHORIZATION) not in accepted:
+                    authenticate(request)  # a header value that passed before is in ``accepted``
+                answer = handler(request)
+                response = answer if sync else await answer  # type: ignore[misc]
+                return response  # type: ignore[return-value]
+            except Exception as error:  # rendered, or re-raised, by _failure
+                response = failure(request, error)
+                return response
+            finally:
+                if type(response) is web.Response:  # recorded now; _settle decides for any other kind
+                    _record(journal, request, response, operation, seq, at, wall, started, None, None,
+                            method or request.method,
+                            request.match_info.get(task_key) if task_key else _task_id(request))
+                else:
+                    _settle(journal, request, response, operation, seq, at, wall, started, None, None)
+
+        return serve_direct
 
     async def _serve(self, request: web.Request, *, handler: Handler, journal: bool,
                      operation: str) -> web.StreamResponse:
@@ -483,16 +503,22 @@ def _settle(journal: Journal, request: web.Request, response: web.StreamResponse
     A file answer gets its final status (200/206/304/416) and headers when aiohttp prepares it,
     after every layer has returned: :class:`JournaledFileResponse` records it then.
     """
+    method, task_id = request.method, _task_id(request)
     if isinstance(response, web.Response) or response is None or response.prepared:
-        _record(journal, request, response, operation, seq, at, wall, started, request_body, fault)
+        _record(journal, request, response, operation, seq, at, wall, started, request_body, fault, method, task_id)
     else:
-        request[PENDING_KEY] = (journal, operation, seq, at, wall, started, request_body, fault)
+        request[PENDING_KEY] = (journal, operation, seq, at, wall, started, request_body, fault, method, task_id)
 
 
 def _record(journal: Journal, request: web.Request, response: web.StreamResponse | None,
             operation: str, seq: int, at: float, wall: float, started: float,
-            request_body: bytes | tuple[int | None, str] | None, fault: str | None) -> None:
-    """Keep one exchange in ``journal``: references to what aiohttp and the handler made anyway, no copies."""
+            request_body: bytes | tuple[int | None, str] | None, fault: str | None, method: str,
+            task_id: str | None) -> None:
+    """Keep one exchange in ``journal``: references to what aiohttp and the handler made anyway, no copies.
+
+    ``method`` is the request's, ``task_id`` the one in its route or ``id`` query (:func:`_task_id`):
+    passed in, as the hot path knows both from its route.
+    """
     status: int = 0
     headers: Mapping[str, str] = _NO_HEADERS
     body: bytes | tuple[int | None, str] | None = None
@@ -514,8 +540,8 @@ def _record(journal: Journal, request: web.Request, response: web.StreamResponse
         request_headers = request.headers
         journal.last_headers = (raw_headers, request_headers)
     journal.record(_new_entry(Entry, (
-        seq, at, wall, time.perf_counter() - started, operation, request.method, request.raw_path,
-        request_headers, _task_id(request), request_body, status, headers, body, fault)))
+        seq, at, wall, time.perf_counter() - started, operation, method, request.raw_path,
+        request_headers, task_id, request_body, status, headers, body, fault)))
 
 
 class JournaledFileResponse(web.FileResponse):

@@ -17,7 +17,7 @@ from mockserver.errors import DownloadNotSupported, InvalidParameter
 from mockserver.http import check_prompt, read_json, select_scenario, video_url
 from mockserver.jsonio import json_response
 from mockserver.keys import BACKEND, BODIES, MEDIA, PROFILE, URL_SECRET
-from mockserver.lifecycle import Status
+from mockserver.lifecycle import SUCCEEDED
 
 routes = web.RouteTableDef()
 
@@ -82,7 +82,7 @@ def query_task(request: web.Request) -> web.Response:
     app = request.app
     task, state = app[BACKEND].get_task(request.match_info["task_id"])
     url = None
-    if state.status is Status.SUCCEEDED and not downloadable(task):
+    if state.status is SUCCEEDED and not downloadable(task):
         url = video_url(request, app[URL_SECRET], task.id)
     body = app[BODIES].render(app[PROFILE].render_task, task, state, url)
     return web.Response(body=body, content_type="application/json")
