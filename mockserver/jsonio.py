@@ -51,20 +51,23 @@ class BodyCache:
         self._bodies: dict[str, tuple[tuple[Any, ...], bytes]] = {}
         self._limit = limit
 
-    def render(self, render: Callable[..., Any], task: Task, state: Snapshot, *args: Any) -> bytes:
-        """``render(task, state, *args)`` as JSON bytes, or the bytes kept from an equal call.
+    def render(self, render: Callable[..., Any], task: Task, state: Snapshot, extra: Any = None) -> bytes:
+        """``render(task, state)`` as JSON bytes, or the bytes kept from an equal call.
 
-        Equal means the same ``render`` (a function, or a bound method of the same object), the same
-        task object with the same plan (a control call may replace it), an equal state and equal ``args``.
+        ``render`` gets ``extra`` as a third argument when it is not None. Equal means the same
+        ``render`` (a function, or a bound method of the same object), the same task object with the
+        same plan (a control call may replace it), an equal state and an equal ``extra`` (the gateway
+        passes the video ``url``). One fixed argument, not ``*args``: packing and unpacking them cost
+        more than the rest of a cache hit.
 
         Returns:
             The UTF-8 JSON body.
         """
-        key = (render, task, task.plan, state, *args)
+        key = (render, task, task.plan, state, extra)
         kept = self._bodies.get(task.id)
         if kept is not None and kept[0] == key:
             return kept[1]
-        body = encode(render(task, state, *args))
+        body = encode(render(task, state) if extra is None else render(task, state, extra))
         if len(self._bodies) >= self._limit:
             self._bodies.clear()
         self._bodies[task.id] = (key, body)

@@ -44,7 +44,7 @@ class GatewayProfile:
         """The body of a successful ``POST /v1/video/generations`` (HTTP 200)."""
         return {"task_id": task.id, "status": self.status_word(state.status), "format": "mp4"}
 
-    def render_task(self, task: Task, state: Snapshot, url: str | None) -> dict[str, Any]:
+    def render_task(self, task: Task, state: Snapshot, url: str | None = None) -> dict[str, Any]:
         """The body of ``GET /v1/video/generations/{task_id}``.
 
         Args:
@@ -79,7 +79,7 @@ class NebulaProfile(GatewayProfile):
     name = "nebula"
     description = "Dkrillex/nebula-new-api: flat body, integer error code 400, {error:{message,type}}."
 
-    def render_task(self, task: Task, state: Snapshot, url: str | None) -> dict[str, Any]:
+    def render_task(self, task: Task, state: Snapshot, url: str | None = None) -> dict[str, Any]:
         body = super().render_task(task, state, url)
         body.pop("progress")
         if "error" in body:
@@ -108,7 +108,7 @@ class NewApiProfile(GatewayProfile):
         return {"id": task.id, "task_id": task.id, "object": "video", "model": task.model, "status": "queued",
                 "progress": 0, "created_at": int(task.created_at)}
 
-    def render_task(self, task: Task, state: Snapshot, url: str | None) -> dict[str, Any]:
+    def render_task(self, task: Task, state: Snapshot, url: str | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
             "task_id": task.id, "action": "textGenerate", "status": self.status_word(state.status),
             "fail_reason": task.plan.error.message if task.plan.error and state.status is Status.FAILED else "",
