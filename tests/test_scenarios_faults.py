@@ -497,6 +497,22 @@ def test_not_ready_fault_on_the_content_endpoint(client, server, mode, expected)
     assert response.json()  # a JSON body, never video bytes
 
 
+def test_journal_records_each_requests_method_and_task_id_on_every_kind_of_route(client, server):
+    # The status polls take the direct path, whose method and task-ID key are bound per route; the
+    # catch-all (any method) and a route without a task in its path read them from the request.
+    task_id = submit(server, client)
+    status(server, client, task_id)
+    client.get(f"/v1/videos/{task_id}")
+    client.request("PATCH", f"/v1/videos/{task_id}")  # a known path with the wrong method: 405
+    client.request("PATCH", "/v1/nowhere")  # an unknown path: 404
+    client.get("/v1/video/generations/download", params={"id": task_id})  # the task ID in the query
+    entries = control(server, "GET", "journal")[1:]
+    assert [(e["operation"], e["method"], e["status"], e["task_id"]) for e in entries] == [
+        ("gateway:query_task", "GET", 200, task_id), ("openai:retrieve_video", "GET", 200, task_id),
+        ("", "PATCH", 405, None), ("", "PATCH", 404, None),
+        ("gateway:download_video", "GET", 404, task_id)]  # a Veo task: no download (seed 000: Sora 2 only)
+
+
 def test_journal_records_file_answers_with_their_final_status(client, server):
     url = _media_url(server, client)
     assert client.get(url).status_code == 200
