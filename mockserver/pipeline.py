@@ -312,12 +312,8 @@ class Pipeline:
                 response = failure(request, error)
                 return response
             finally:
-                if type(response) is web.Response:  # recorded now; _settle decides for any other kind
-                    _record(journal, request, response, operation, seq, at, wall, started, None, None,
-                            method or request.method,
-                            request.match_info.get(task_key) if task_key else _task_id(request))
-                else:
-                    _settle(journal, request, response, operation, seq, at, wall, started, None, None)
+                _settle(journal, request, response, operation, seq, at, wall, started, None, None,
+                        method or request.method, request.match_info.get(task_key) if task_key else _task_id(request))
 
         return serve_direct
 
@@ -351,7 +347,8 @@ class Pipeline:
             return response
         finally:
             fault = request.get(FAULT_KEY) if self._faults.rules else None
-            _settle(self._journal, request, response, operation, seq, at, wall, started, request_body, fault)
+            _settle(self._journal, request, response, operation, seq, at, wall, started, request_body, fault,
+                    request.method, _task_id(request))
 
     async def _deadline(self, request: web.Request, handler: Handler, operation: str | None) -> web.StreamResponse:
         """Answer 408 (and close the connection) when the body is still arriving after ``body_timeout`` seconds.
@@ -497,13 +494,15 @@ def _as_coroutine(handler: PlainHandler) -> Handler:
 
 def _settle(journal: Journal, request: web.Request, response: web.StreamResponse | None,
             operation: str, seq: int, at: float, wall: float, started: float,
-            request_body: bytes | tuple[int | None, str] | None, fault: str | None) -> None:
+            request_body: bytes | tuple[int | None, str] | None, fault: str | None, method: str,
+            task_id: str | None) -> None:
     """Record the exchange now, or, for a file answer not sent yet, leave it pending on the request.
 
     A file answer gets its final status (200/206/304/416) and headers when aiohttp prepares it,
-    after every layer has returned: :class:`JournaledFileResponse` records it then.
+    after every layer has returned: :class:`JournaledFileResponse` records it then. ``method`` is
+    the request's, ``task_id`` the one in its route or ``id`` query (:func:`_task_id`): passed in,
+    as the hot path knows both from its route.
     """
-    method, task_id = request.method, _task_id(request)
     if isinstance(response, web.Response) or response is None or response.prepared:
         _record(journal, request, response, operation, seq, at, wall, started, request_body, fault, method, task_id)
     else:
@@ -514,11 +513,7 @@ def _record(journal: Journal, request: web.Request, response: web.StreamResponse
             operation: str, seq: int, at: float, wall: float, started: float,
             request_body: bytes | tuple[int | None, str] | None, fault: str | None, method: str,
             task_id: str | None) -> None:
-    """Keep one exchange in ``journal``: references to what aiohttp and the handler made anyway, no copies.
-
-    ``method`` is the request's, ``task_id`` the one in its route or ``id`` query (:func:`_task_id`):
-    passed in, as the hot path knows both from its route.
-    """
+    """Keep one exchange in ``journal``: references to what aiohttp and the handler made anyway, no copies."""
     status: int = 0
     headers: Mapping[str, str] = _NO_HEADERS
     body: bytes | tuple[int | None, str] | None = None
