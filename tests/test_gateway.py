@@ -22,6 +22,7 @@ def submit(client, body, **kwargs):
 def query(client, task_id):
     response = client.get(f"/v1/video/generations/{task_id}")
     assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "application/json"
     return response.json()
 
 

@@ -206,6 +206,7 @@ def test_retrieve_follows_the_lifecycle_to_completed(client, server):
     for _ in range(100):
         response = client.get(f"/v1/videos/{video['id']}")
         body = check_video(response)
+        assert response.headers["Content-Type"] == "application/json"
         seen.append(body["status"])
         progress.append(body["progress"])
         if body["status"] == "completed":

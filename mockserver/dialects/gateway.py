@@ -15,7 +15,7 @@ from mockserver import catalog
 from mockserver.backend import Task
 from mockserver.errors import DownloadNotSupported, InvalidParameter
 from mockserver.http import check_prompt, read_json, select_scenario, video_url
-from mockserver.jsonio import json_response
+from mockserver.jsonio import JSON_HEADERS, json_response
 from mockserver.keys import BACKEND, BODIES, MEDIA, PROFILE, URL_SECRET
 from mockserver.lifecycle import SUCCEEDED
 
@@ -85,4 +85,4 @@ def query_task(request: web.Request) -> web.Response:
     if state.status is SUCCEEDED and not downloadable(task):
         url = video_url(request, app[URL_SECRET], task.id)
     body = app[BODIES].render(app[PROFILE].render_task, task, state, url)
-    return web.Response(body=body, content_type="application/json")
+    return web.Response(body=body, headers=JSON_HEADERS)

@@ -58,7 +58,7 @@ from mockserver.errors import (
     VideoNotReady,
 )
 from mockserver.http import check_prompt, media_response, read_json, select_scenario
-from mockserver.jsonio import json_response
+from mockserver.jsonio import JSON_HEADERS, json_response
 from mockserver.keys import BACKEND, BODIES, CLOCK, CONFIG
 from mockserver.lifecycle import Snapshot, Status
 from mockserver.pipeline import NOT_READY_KEY
@@ -327,7 +327,10 @@ def find_video(request: web.Request) -> tuple[Task, Snapshot]:
 def video_response(request: web.Request, task: Task, state: Snapshot) -> web.Response:
     """HTTP 200 with the task as a ``VideoResource``, plus the poll hint while not terminal."""
     body = request.app[BODIES].render(video_object, task, state)
-    return web.Response(body=body, content_type="application/json", headers=poll_headers(request, state))
+    poll = poll_headers(request, state)
+    if poll is None:
+        return web.Response(body=body, headers=JSON_HEADERS)
+    return web.Response(body=body, content_type="application/json", headers=poll)
 
 
 @routes.post("/v1/videos", name="openai:create_video")
