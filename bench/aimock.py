@@ -28,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-from poll_rps import aiohttp_load, measure, request, start, stop  # bench/ is on sys.path when run as a script
+# bench/ is on sys.path when run as a script
+from poll_rps import aiohttp_load, interpreter, measure, request, start, stop
 
 KEY = "sk-xxxxxxxxxx"
 PACKAGE = "@copilotkit/aimock"
@@ -124,6 +125,7 @@ def main() -> int | None:
                    f"aimock {version}": (processes[1], f"{ai}/v1/videos/{video_id}", ai_body)}
         print(f"GET /v1/videos/{{id}} (completed video): client {client}, {args.concurrency} connections, "
               f"{args.duration:g} s x {args.rounds} round(s), median reported; 127.0.0.1, {os.cpu_count()} CPUs; "
+              f"simulator on {interpreter()}; "
               f"node {subprocess.run(['node', '--version'], capture_output=True, text=True).stdout.strip()}")
         for _, url, _ in servers.values():  # warm-up (JIT, caches), not counted
             asyncio.run(aiohttp_load(url, 8, 0.5))

@@ -30,6 +30,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import platform
 import re
 import shutil
 import socket
@@ -115,6 +116,23 @@ def request(method: str, url: str, body: dict | None = None, headers: dict | Non
         **HEADERS, **(headers or {}), **({"Content-Type": "application/json"} if data else {})})
     with urllib.request.urlopen(req, timeout=timeout) as response:
         return response.read()
+
+
+def interpreter() -> str:
+    """The Python the servers run on (this script's: they are started with ``sys.executable``).
+
+    Returns:
+        ``"CPython 3.11.7 (/path/to/python3.11, libpython shared)"``: implementation, version,
+        executable and whether the running process loaded ``libpython`` as a shared library (read
+        from ``/proc/self/maps``; ``linkage unknown`` elsewhere). The build matters as much as the
+        code here: see "The interpreter" in bench/README.md.
+    """
+    try:
+        shared = "/libpython" in Path("/proc/self/maps").read_text()
+        linkage = "libpython shared" if shared else "libpython static"
+    except OSError:
+        linkage = "linkage unknown"
+    return f"{platform.python_implementation()} {platform.python_version()} ({sys.executable}, {linkage})"
 
 
 def cpu_seconds(pid: int) -> float:
@@ -230,7 +248,7 @@ def instructions(args: argparse.Namespace, processes: list[subprocess.Popen[byte
         try:
             sim_port, bare_port, counted = start_pair(processes, prefix)
             print(f"\ninstructions per poll (callgrind; {args.polls} sequential polls on one connection, "
-                  "after 50 not counted):")
+                  f"after 50 not counted; {interpreter()}):")
             ratios = []
             for label, task_id in counted.items():
                 path = f"/v1/video/generations/{task_id}"
@@ -300,7 +318,7 @@ def main() -> int | None:
 
         print(f"poll GET /v1/video/generations/{{task_id}}: client {client}, {args.concurrency} connections, "
               f"{args.duration:g} s x {args.rounds} round(s), median reported; 127.0.0.1, {os.cpu_count()} CPUs; "
-              f"both servers on {'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio'}")
+              f"both servers on {'uvloop' if importlib.util.find_spec('uvloop') else 'asyncio'}, {interpreter()}")
         for _, port in servers.values():  # warm-up, not counted
             asyncio.run(aiohttp_load(f"http://127.0.0.1:{port}/v1/video/generations/{EXAMPLE}", 8, 0.5))
         runs: dict[tuple[str, str], list[tuple]] = {}
