@@ -17,8 +17,8 @@ instead what does not swing: the CPU instructions each server executes per poll,
 valgrind's callgrind (``apt-get install valgrind``) over ``--polls`` sequential polls on one
 connection, and prints their ratio bare/simulator (steady to about 2 % between runs). It leaves out
 what instructions cannot show (cache misses; under 32 connections the event loop's own cost is
-shared by several requests, the simulator's is not), so it reads higher than the req/s ratio: on
-the 2-vCPU host of issue 2, 0.82 against 0.68-0.73.
+shared by several requests, the simulator's is not), so it reads higher than the req/s ratio
+(bench/README.md gives both, as measured on the 2-vCPU host of issue 2).
 
     .venv/bin/python bench/poll_rps.py --instructions [--polls 1000]
 """
