@@ -18,7 +18,12 @@ polls of one documented task from an aiohttp client in the same process; ``trace
 what is still allocated afterwards, the client's own allocations filtered out. No target: it is
 the cost of keeping each exchange, printed so a change to the entry shows up.
 
-    .venv/bin/python bench/memory.py [--tasks 100000] [--polls 3000]
+A fourth, for the resolved routes (``mockserver.routing``): the same kind of server, with a journal
+of one entry, answers ``--targets`` (2 000) GETs of distinct unknown videos (``/v1/videos/{id}``,
+404, each a new request target whose route is remembered); the bytes still allocated afterwards,
+per target. No target either: the table holds at most ``RESOLVED_LIMIT`` targets per method.
+
+    .venv/bin/python bench/memory.py [--tasks 100000] [--polls 3000] [--targets 2000]
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from mockserver.backend import VideoBackend
 from mockserver.catalog import RenderSpec
 from mockserver.clock import Clock
 from mockserver.keys import JOURNAL
+from mockserver.routing import RESOLVED_LIMIT
 from mockserver.server import ServerThread
 
 POLLED = "video_69095b4ce0048190893a01510c0c98b0"  # the documented example task (seed 000)
@@ -94,16 +100,19 @@ def fill(backend: VideoBackend, count: int, bodies: list[tuple[catalog.ModelSpec
                             dialect="gateway", scenario=scenario)
 
 
-async def poll(base_url: str, count: int) -> None:
-    """``count`` sequential status polls of :data:`POLLED` over one keep-alive connection."""
+async def poll(base_url: str, count: int, paths: list[str] | None = None, status: int = 200) -> None:
+    """``count`` sequential status polls of :data:`POLLED` over one keep-alive connection.
+
+    With ``paths``, one GET of each instead, each expected to answer ``status``.
+    """
     import aiohttp  # the simulator's own dependency; imported here so the store figures need only the backend
 
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
-        for _ in range(count):
-            async with session.get(f"{base_url}/v1/video/generations/{POLLED}") as response:
+        for path in paths if paths is not None else [f"/v1/video/generations/{POLLED}"] * count:
+            async with session.get(f"{base_url}{path}") as response:
                 await response.read()
-                if response.status != 200:
-                    raise SystemExit(f"poll answered {response.status}: {await response.text()}")
+                if response.status != status:
+                    raise SystemExit(f"GET {path} answered {response.status}: {await response.text()}")
 
 
 def journal_bytes(polls: int) -> tuple[float, int, int, list[tracemalloc.StatisticDiff]]:
@@ -130,10 +139,29 @@ def journal_bytes(polls: int) -> tuple[float, int, int, list[tracemalloc.Statist
     return sum(stat.size_diff for stat in stats) / polls, polls, kept, stats[:5]
 
 
+def resolved_route_bytes(targets: int) -> float:
+    """Bytes kept alive per remembered request target (``mockserver.routing.ResolvedRoutes``), server side."""
+    server_side = [tracemalloc.Filter(False, "*/aiohttp/client*"), tracemalloc.Filter(False, __file__)]
+    paths = [f"/v1/videos/video_{n:032x}" for n in range(targets + 100)]
+    with ServerThread(journal_limit=1) as server:
+        asyncio.run(poll(server.base_url, 0, paths[:100], status=404))  # warm up, as above
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot().filter_traces(server_side)
+        asyncio.run(poll(server.base_url, 0, paths[100:], status=404))
+        gc.collect()
+        after = tracemalloc.take_snapshot().filter_traces(server_side)
+        tracemalloc.stop()
+    return sum(stat.size_diff for stat in after.compare_to(before, "filename")) / targets
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=100_000, help="how many tasks to store (default 100000)")
     parser.add_argument("--polls", type=int, default=3000, help="status polls for the journal figure (default 3000)")
+    parser.add_argument("--targets", type=int, default=2000,
+                        help=f"distinct request targets for the resolved-routes figure (default 2000, at most "
+                             f"{RESOLVED_LIMIT - 100})")
     args = parser.parse_args()
     bodies = prepared()
     # Warm up caches (interned plans, catalog lookups) outside the measured span.
@@ -180,6 +208,9 @@ def main() -> None:
           "largest sites:")
     for stat in sites:
         print(f"  {stat.size_diff / polls:8.1f} B/poll  {stat.traceback}")
+    targets = min(args.targets, RESOLVED_LIMIT - 100)  # none of the measured targets may be forgotten
+    print(f"resolved routes: {resolved_route_bytes(targets):,.0f} bytes kept per remembered request target "
+          f"({targets} targets; at most {RESOLVED_LIMIT} per method)")
 
 
 if __name__ == "__main__":

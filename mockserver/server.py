@@ -17,6 +17,7 @@ from mockserver.clock import Clock
 from mockserver.config import ServerConfig
 from mockserver.control import CONTROLLER, Controller
 from mockserver.keys import BACKEND, CLOCK, CONFIG, ERRORS
+from mockserver.routing import install as install_resolved_routes
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -41,6 +42,8 @@ async def _start(app: web.Application, host: str, port: int) -> tuple[web.AppRun
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=config.shutdown_timeout,
                            max_line_size=config.max_header_bytes, max_field_size=config.max_header_bytes)
     await runner.setup()
+    assert runner.server is not None
+    install_resolved_routes(runner.server, app)  # before the site accepts a connection
     site = web.TCPSite(runner, host, port)
     await site.start()
     server = site._server
