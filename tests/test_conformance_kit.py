@@ -14,7 +14,7 @@ from conformance.runner import run_checks
 from mockserver.deviations import DEVIATIONS
 from mockserver.server import ServerThread
 
-FAST = {"speed": 5000, "seed": 11, "ttl": 1e9}
+FAST = {"speed": 1000, "seed": 11, "ttl": 1e9}
 
 
 def kit(server: ServerThread) -> dict[str, tuple[str, str]]:
