@@ -19,11 +19,13 @@ what is still allocated afterwards, the client's own allocations filtered out. N
 the cost of keeping each exchange, printed so a change to the entry shows up.
 
 A fourth, for the resolved routes (``mockserver.routing``): the same kind of server, with a journal
-of one entry, answers ``--targets`` (2 000) GETs of distinct unknown videos (``/v1/videos/{id}``,
-404, each a new request target whose route is remembered); the bytes still allocated afterwards,
-per target. No target either: the table holds at most ``RESOLVED_LIMIT`` targets per method.
+of one entry, answers ``--targets`` (2 000) status polls of the same task, each with its own query
+(``?n=1``, ``?n=2``, ...), so each is a new request target whose route is remembered; the bytes
+still allocated afterwards, per target. ``--target-length N`` pads each query to make every
+target N characters long (``TARGET_LIMIT`` is the longest kept). No target either: the table
+holds at most ``RESOLVED_LIMIT`` targets per method.
 
-    .venv/bin/python bench/memory.py [--tasks 100000] [--polls 3000] [--targets 2000]
+    .venv/bin/python bench/memory.py [--tasks 100000] [--polls 3000] [--targets 2000] [--target-length N]
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from mockserver.backend import VideoBackend
 from mockserver.catalog import RenderSpec
 from mockserver.clock import Clock
 from mockserver.keys import JOURNAL
-from mockserver.routing import RESOLVED_LIMIT
+from mockserver.routing import RESOLVED_LIMIT, TARGET_LIMIT
 from mockserver.server import ServerThread
 
 POLLED = "video_69095b4ce0048190893a01510c0c98b0"  # the documented example task (seed 000)
@@ -100,18 +102,15 @@ def fill(backend: VideoBackend, count: int, bodies: list[tuple[catalog.ModelSpec
                             dialect="gateway", scenario=scenario)
 
 
-async def poll(base_url: str, count: int, paths: list[str] | None = None, status: int = 200) -> None:
-    """``count`` sequential status polls of :data:`POLLED` over one keep-alive connection.
-
-    With ``paths``, one GET of each instead, each expected to answer ``status``.
-    """
+async def poll(base_url: str, count: int, paths: list[str] | None = None) -> None:
+    """``count`` sequential status polls of :data:`POLLED` over one keep-alive connection (``paths``: one GET each)."""
     import aiohttp  # the simulator's own dependency; imported here so the store figures need only the backend
 
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {KEY}"}) as session:
         for path in paths if paths is not None else [f"/v1/video/generations/{POLLED}"] * count:
             async with session.get(f"{base_url}{path}") as response:
                 await response.read()
-                if response.status != status:
+                if response.status != 200:
                     raise SystemExit(f"GET {path} answered {response.status}: {await response.text()}")
 
 
@@ -139,16 +138,19 @@ def journal_bytes(polls: int) -> tuple[float, int, int, list[tracemalloc.Statist
     return sum(stat.size_diff for stat in stats) / polls, polls, kept, stats[:5]
 
 
-def resolved_route_bytes(targets: int) -> float:
-    """Bytes kept alive per remembered request target (``mockserver.routing.ResolvedRoutes``), server side."""
+def resolved_route_bytes(targets: int, length: int = 0) -> float:
+    """Bytes kept alive per remembered request target (``mockserver.routing.ResolvedRoutes``), server side.
+
+    ``length``: pad each target's query with ``x`` to that many characters (0: as short as it comes).
+    """
     server_side = [tracemalloc.Filter(False, "*/aiohttp/client*"), tracemalloc.Filter(False, __file__)]
-    paths = [f"/v1/videos/video_{n:032x}" for n in range(targets + 100)]
+    paths = [f"/v1/video/generations/{POLLED}?n={n}&pad=".ljust(length, "x") for n in range(targets + 100)]
     with ServerThread(journal_limit=1) as server:
-        asyncio.run(poll(server.base_url, 0, paths[:100], status=404))  # warm up, as above
+        asyncio.run(poll(server.base_url, 0, paths[:100]))  # warm up, as above
         gc.collect()
         tracemalloc.start()
         before = tracemalloc.take_snapshot().filter_traces(server_side)
-        asyncio.run(poll(server.base_url, 0, paths[100:], status=404))
+        asyncio.run(poll(server.base_url, 0, paths[100:]))
         gc.collect()
         after = tracemalloc.take_snapshot().filter_traces(server_side)
         tracemalloc.stop()
@@ -162,6 +164,9 @@ def main() -> None:
     parser.add_argument("--targets", type=int, default=2000,
                         help=f"distinct request targets for the resolved-routes figure (default 2000, at most "
                              f"{RESOLVED_LIMIT - 100})")
+    parser.add_argument("--target-length", type=int, default=0,
+                        help=f"pad each of those targets to this many characters (at most {TARGET_LIMIT}, the "
+                             "longest remembered; default: unpadded, about 70)")
     args = parser.parse_args()
     bodies = prepared()
     # Warm up caches (interned plans, catalog lookups) outside the measured span.
@@ -209,8 +214,9 @@ def main() -> None:
     for stat in sites:
         print(f"  {stat.size_diff / polls:8.1f} B/poll  {stat.traceback}")
     targets = min(args.targets, RESOLVED_LIMIT - 100)  # none of the measured targets may be forgotten
-    print(f"resolved routes: {resolved_route_bytes(targets):,.0f} bytes kept per remembered request target "
-          f"({targets} targets; at most {RESOLVED_LIMIT} per method)")
+    length = min(args.target_length, TARGET_LIMIT)
+    print(f"resolved routes: {resolved_route_bytes(targets, length):,.0f} bytes kept per remembered request target "
+          f"({targets} targets{f' of {length} characters' if length else ''}; at most {RESOLVED_LIMIT} per method)")
 
 
 if __name__ == "__main__":
