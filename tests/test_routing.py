@@ -50,7 +50,10 @@ class Counting:
 
 
 async def serve(app: web.Application, **limit: int) -> tuple[web.AppRunner, str, bool]:
-    """Serve ``app`` on 127.0.0.1, a free port, with :func:`install` (``limit`` passed on); base URL and its result."""
+    """Serve ``app`` on 127.0.0.1, a free port: aiohttp's handler counted, :func:`install` in front of it.
+
+    ``limit`` is passed on to :func:`install`. Returns the runner, the base URL and what :func:`install` returned.
+    """
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     assert runner.server is not None
