@@ -65,6 +65,11 @@ async def serve(app: web.Application, **limit: int) -> tuple[web.AppRunner, str,
     return runner, f"http://127.0.0.1:{port}", installed
 
 
+def authorized(app: web.Application, base_url: str) -> aiohttp.ClientSession:
+    """A client session for ``base_url`` that sends ``app``'s first API key."""
+    return aiohttp.ClientSession(base_url, headers={"Authorization": f"Bearer {app[CONFIG].api_keys[0]}"})
+
+
 @pytest.fixture
 async def served() -> AsyncIterator[tuple[web.Application, ResolvedRoutes, Counting, aiohttp.ClientSession]]:
     """The simulator with ResolvedRoutes in front of aiohttp's (counted) handler, and a session with its API key."""
@@ -76,9 +81,8 @@ async def served() -> AsyncIterator[tuple[web.Application, ResolvedRoutes, Count
     assert isinstance(routes, ResolvedRoutes)
     aiohttp_handler = routes._handler
     assert isinstance(aiohttp_handler, Counting)
-    headers = {"Authorization": f"Bearer {app[CONFIG].api_keys[0]}"}
     try:
-        async with aiohttp.ClientSession(base_url, headers=headers) as session:
+        async with authorized(app, base_url) as session:
             yield app, routes, aiohttp_handler, session
     finally:
         await runner.cleanup()
@@ -143,8 +147,7 @@ async def test_each_request_gets_a_match_of_its_own():
     aiohttp_handler = runner.server.request_handler._handler  # type: ignore[attr-defined]
     target = f"/v1/videos/{EXAMPLE}"
     try:
-        async with aiohttp.ClientSession(base_url, headers={"Authorization": f"Bearer {app[CONFIG].api_keys[0]}"}) \
-                as session:
+        async with authorized(app, base_url) as session:
             for _ in range(3):
                 assert (await answer(session, "GET", target))[0] == 200
     finally:
@@ -207,8 +210,7 @@ async def test_the_first_remembered_target_is_forgotten_past_the_limit():
     assert isinstance(routes, ResolvedRoutes)
     targets = [f"/v1/videos/{EXAMPLE}?n={n}" for n in range(3)]
     try:
-        async with aiohttp.ClientSession(base_url, headers={"Authorization": f"Bearer {app[CONFIG].api_keys[0]}"}) \
-                as session:
+        async with authorized(app, base_url) as session:
             for target in targets:
                 assert (await answer(session, "GET", target))[0] == 200
             await answer(session, "HEAD", targets[0])
